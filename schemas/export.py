@@ -1,0 +1,42 @@
+"""JSON Schema export of the wire contracts for non-Python clients (``devflow schemas export``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from schemas import api, events, persons
+
+CONTRACTS: dict[str, Any] = {
+    "events.EventBatch": events.EventBatch,
+    "persons.PersonsMessage": persons.PersonsMessage,
+    "api.CaptureAccepted": api.CaptureAccepted,
+    "api.Problem": api.Problem,
+    "api.EventsPage": api.EventsPage,
+    "api.PersonOut": api.PersonOut,
+    "api.ProjectOut": api.ProjectOut,
+    "api.ReadyOut": api.ReadyOut,
+}
+
+DEFAULT_DIR = Path(__file__).resolve().parent / "json"
+
+
+def render() -> dict[str, bytes]:
+    """Return ``{file name: JSON Schema bytes}`` for every contract, deterministic and sorted."""
+    out: dict[str, bytes] = {}
+    for name, contract in sorted(CONTRACTS.items()):
+        schema = msgspec.json.schema(contract)
+        out[f"{name}.json"] = msgspec.json.format(msgspec.json.encode(schema, order="sorted")) + b"\n"
+    return out
+
+
+def export(directory: Path = DEFAULT_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, body in render().items():
+        path = directory / filename
+        path.write_bytes(body)
+        written.append(path)
+    return written

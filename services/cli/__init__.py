@@ -1,0 +1,1 @@
+"""The ``devflow`` command: starts embedded servers, composes services, manages projects."""

@@ -1,0 +1,293 @@
+"""``devflow``: the platform's command line. Errors are printed as one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import msgspec
+import psycopg
+
+from services.cli import embedded, registry, runstate
+from services.core import logs, telemetry
+from services.core.db import redact
+from services.core.errors import ConfigError, DevflowError, StartupError
+from services.core.migrate import migrate
+from services.core.projects import create_project, list_projects
+from services.core.settings import Settings
+
+DEFAULT_PROJECT = "Default project"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DevflowError as exc:
+        print(f"devflow: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="devflow", description="DevFlow Analytics")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="run every service on embedded PostgreSQL and NATS")
+    up.add_argument("--port", type=int, default=None, help="HTTP port (default 8000)")
+    up.add_argument("--host", default=None, help="HTTP address (default 127.0.0.1)")
+    up.add_argument("--data-dir", default=None, help="where data lives (default .devflow)")
+    up.set_defaults(func=cmd_up)
+
+    run = sub.add_parser("run", help="run some services against external PostgreSQL and NATS")
+    run.add_argument("services", nargs="+", metavar="SERVICE", help=", ".join(registry.AVAILABLE))
+    run.add_argument("--port", type=int, default=None)
+    run.add_argument("--host", default=None)
+    run.add_argument(
+        "--role",
+        choices=["all", "api", "worker"],
+        default="all",
+        help="api: HTTP only; worker: NATS consumers only, no HTTP; all: both (default)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    mig = sub.add_parser("migrate", help="apply pending database migrations")
+    mig.add_argument("--data-dir", default=None)
+    mig.set_defaults(func=cmd_migrate)
+
+    project = sub.add_parser("project", help="create and list projects")
+    psub = project.add_subparsers(required=True, metavar="ACTION")
+    create = psub.add_parser("create", help="create a project and print its keys")
+    create.add_argument("--name", required=True)
+    create.add_argument("--json", action="store_true")
+    create.add_argument("--data-dir", default=None)
+    create.set_defaults(func=cmd_project_create)
+    lst = psub.add_parser("list", help="list projects with their keys")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--data-dir", default=None)
+    lst.set_defaults(func=cmd_project_list)
+
+    schemas = sub.add_parser("schemas", help="wire contracts")
+    ssub = schemas.add_subparsers(required=True, metavar="ACTION")
+    export = ssub.add_parser("export", help="write JSON Schema files for the wire contracts")
+    export.add_argument("--out", default=None, help="directory (default schemas/json)")
+    export.set_defaults(func=cmd_schemas_export)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        port=getattr(args, "port", None),
+        host=getattr(args, "host", None),
+        data_dir=getattr(args, "data_dir", None),
+    )
+
+
+def _progress(step: str, started: float) -> None:
+    print(f"  [{time.monotonic() - started:5.1f}s] {step}", flush=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    started = time.monotonic()
+    if embedded.port_in_use(settings.host, settings.port):
+        raise StartupError(
+            f"port {settings.port} on {settings.host} is in use; stop what uses it or pass --port"
+        )
+    data_dir = settings.data_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if runstate.read(data_dir) is not None:
+        raise StartupError(f"devflow up is already running for {data_dir}")
+    print(f"DevFlow Analytics starting (data in {data_dir})", flush=True)
+    with _servers(settings, data_dir, started) as (db_url, nats_url):
+        _progress("applying migrations", started)
+        applied = migrate(db_url)
+        if applied:
+            _progress(f"applied {len(applied)} migration(s)", started)
+        with psycopg.connect(db_url) as conn:
+            projects = list_projects(conn)
+            if not projects:
+                projects = [create_project(conn, DEFAULT_PROJECT)]
+                _progress("created the default project", started)
+        settings = msgspec.structs.replace(settings, database_url=db_url, nats_url=nats_url)
+        http_url = f"http://{settings.host}:{settings.port}"
+        runstate.write(data_dir, runstate.RunState(os.getpid(), db_url, nats_url, http_url))
+        try:
+            first = projects[0]
+            print(
+                f"\n  Project      {first.name} (id {first.id})\n"
+                f"  Token        {first.token}\n"
+                f"  Secret key   {first.secret_key}\n"
+                f"  URL          {http_url}\n",
+                flush=True,
+            )
+            _serve(settings, registry.load(list(registry.AVAILABLE)), "all", started)
+        finally:
+            runstate.clear(data_dir)
+    print("DevFlow Analytics stopped.", flush=True)
+    return 0
+
+
+@contextlib.contextmanager
+def _servers(settings: Settings, data_dir: Path, started: float) -> Iterator[tuple[str, str]]:
+    pg = nats = None
+    try:
+        db_url = settings.database_url
+        if db_url is None:
+            _progress("starting embedded PostgreSQL", started)
+            pg = embedded.EmbeddedPostgres(data_dir)
+            db_url = pg.start()
+        else:
+            _check_db(db_url)
+        nats_url = settings.nats_url
+        if nats_url is None:
+            _progress("starting embedded NATS with JetStream", started)
+            nats = embedded.EmbeddedNats(data_dir)
+            nats_url = nats.start()
+        yield db_url, nats_url
+    finally:
+        # Stop order matters: the app is already down, so nothing acknowledged is in flight.
+        if nats is not None:
+            nats.stop()
+        if pg is not None:
+            pg.stop()
+
+
+def _serve(settings: Settings, services: list[object], role: str, started: float) -> None:
+    import uvicorn
+
+    from services.core.app import create_app
+
+    logs.configure(settings.log_level, settings.log_format)
+    telemetry.configure(settings)
+    app = create_app(settings, services, role)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=15,
+    )
+    server = uvicorn.Server(config)
+    _progress(f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", started)
+    server.run()
+    if not server.started:
+        raise StartupError("the HTTP server did not start; see the log above")
+
+
+def _run_headless(settings: Settings, services: list[object]) -> None:
+    from services.core.runtime import running
+
+    async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running(settings, services, "worker"):  # type: ignore[arg-type]
+            await stop.wait()
+
+    logs.configure(settings.log_level, settings.log_format)
+    telemetry.configure(settings)
+    asyncio.run(body())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.database_url or not settings.nats_url:
+        raise ConfigError("devflow run needs DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL")
+    services = registry.load(args.services)
+    _check_db(settings.database_url)
+    started = time.monotonic()
+    if args.role == "worker":
+        _run_headless(settings, list(services))
+        return 0
+    if embedded.port_in_use(settings.host, settings.port):
+        raise StartupError(f"port {settings.port} on {settings.host} is in use; pass --port")
+    _serve(settings, list(services), args.role, started)
+    return 0
+
+
+def _check_db(url: str) -> None:
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StartupError(f"cannot reach the database at {redact(url)}: {reason}") from None
+
+
+@contextlib.contextmanager
+def _database(args: argparse.Namespace) -> Iterator[str]:
+    """The database of DEVFLOW_DATABASE_URL, of the running `devflow up`, or a temporary one."""
+    settings = _settings(args)
+    if settings.database_url:
+        _check_db(settings.database_url)
+        yield settings.database_url
+        return
+    state = runstate.read(settings.data_path)
+    if state is not None:
+        yield state.database_url
+        return
+    if not (settings.data_path / "postgres" / "PG_VERSION").exists():
+        raise StartupError(
+            f"no database in {settings.data_path}: run `devflow up` first "
+            "or set DEVFLOW_DATABASE_URL"
+        )
+    pg = embedded.EmbeddedPostgres(settings.data_path)
+    try:
+        yield pg.start()
+    finally:
+        pg.stop()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    with _database(args) as url:
+        applied = migrate(url)
+    print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
+    return 0
+
+
+def cmd_project_create(args: argparse.Namespace) -> int:
+    name = args.name.strip()
+    if not 1 <= len(name) <= 200:
+        raise ConfigError("--name must be 1 to 200 characters")
+    with _database(args) as url, psycopg.connect(url) as conn:
+        project = create_project(conn, name)
+    if args.json:
+        print(msgspec.json.encode(project).decode())
+    else:
+        print(f"created project {project.name} (id {project.id})")
+        print(f"  token       {project.token}\n  secret key  {project.secret_key}")
+    return 0
+
+
+def cmd_project_list(args: argparse.Namespace) -> int:
+    with _database(args) as url, psycopg.connect(url) as conn:
+        projects = list_projects(conn)
+    if args.json:
+        print(msgspec.json.encode(projects).decode())
+        return 0
+    for p in projects:
+        print(f"{p.id:>4}  {p.name:<30}  token {p.token}  secret {p.secret_key}")
+    return 0
+
+
+def cmd_schemas_export(args: argparse.Namespace) -> int:
+    from schemas.export import DEFAULT_DIR, export
+
+    for path in export(Path(args.out) if args.out else DEFAULT_DIR):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

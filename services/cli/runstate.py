@@ -1,0 +1,42 @@
+"""``.devflow/runtime.json``: how other ``devflow`` commands reach a running ``devflow up``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+
+class RunState(msgspec.Struct, frozen=True):
+    pid: int
+    database_url: str
+    nats_url: str
+    http_url: str
+
+
+def path(data_dir: Path) -> Path:
+    return data_dir / "runtime.json"
+
+
+def write(data_dir: Path, state: RunState) -> None:
+    tmp = path(data_dir).with_suffix(".tmp")
+    tmp.write_bytes(msgspec.json.encode(state))
+    tmp.replace(path(data_dir))
+
+
+def read(data_dir: Path) -> RunState | None:
+    """The state of the live ``devflow up`` for this data dir, or None."""
+    try:
+        state = msgspec.json.decode(path(data_dir).read_bytes(), type=RunState)
+    except (FileNotFoundError, msgspec.DecodeError):
+        return None
+    try:
+        os.kill(state.pid, 0)
+    except ProcessLookupError:
+        return None
+    return state
+
+
+def clear(data_dir: Path) -> None:
+    path(data_dir).unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Shared kernel: settings, database, migrations, the NATS bus, the app factory, observability."""

@@ -1,0 +1,79 @@
+"""The app factory: compose any subset of services into one Litestar application."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.exceptions import HTTPException
+
+from services.core import metrics
+from services.core.errors import DomainError
+from services.core.http import (
+    core_router,
+    domain_error_handler,
+    http_error_handler,
+    internal_error_handler,
+)
+from services.core.runtime import running
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+    from services.core.service import Service
+    from services.core.settings import Settings
+
+# Capture requests may be 20 MB after decompression; the compressed body can't be larger.
+MAX_BODY_BYTES = 20 * 1024 * 1024 + 1024
+
+
+def create_app(settings: Settings, services: Sequence[Service], role: str = "all") -> Litestar:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running(settings, services, role) as ctx:
+            app.state.ctx = ctx
+            yield
+
+    routers = [svc.router for svc in services if svc.router is not None]
+    return Litestar(
+        route_handlers=[core_router, *routers],
+        lifespan=[lifespan],
+        exception_handlers={
+            DomainError: domain_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], max_age=86400),
+        middleware=[_metrics_middleware],
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=None,
+        logging_config=None,
+        debug=False,
+    )
+
+
+def _metrics_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            route: Any = scope.get("path_template") or "unmatched"
+            metrics.HTTP_REQUESTS.labels(scope["method"], route, str(status[0])).inc()
+            metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+
+    return middleware

@@ -1,0 +1,256 @@
+"""NATS JetStream bus: streams and durable pull consumers declared in code.
+
+Delivery is at-least-once. Publishers set ``Nats-Msg-Id`` so JetStream drops duplicates inside its
+window; consumers ack only after their handler (which commits a transaction) returns. A batch that
+fails is retried message by message with backoff; a message that still fails after
+``max_deliver`` attempts, or cannot be decoded at all, is copied to ``dlq.<stream>.<consumer>`` (a
+stream of its own) and terminated so it no longer blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.js import api
+from opentelemetry import propagate, trace
+
+from services.core import metrics
+from services.core.errors import StartupError, Unavailable
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
+
+log = logging.getLogger("devflow.bus")
+tracer = trace.get_tracer("devflow.bus")
+
+Handler = Callable[[Sequence["Msg"]], Awaitable[None]]
+
+DLQ_STREAM = "DLQ"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: list[str]
+    duplicate_window_s: float = 120.0
+    max_age_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    handler: Handler
+    filter_subject: str | None = None
+    batch: int = 64
+    max_deliver: int = 5
+    ack_wait_s: float = 30.0
+    backoff_s: list[float] = field(default_factory=lambda: [0.5, 2.0, 8.0, 30.0])
+
+
+CORE_STREAMS = [
+    StreamSpec("CONTROL", ["flags.changed.>", "persons.changed.>", "billing.>", "churn.>"]),
+    StreamSpec(DLQ_STREAM, ["dlq.>"], max_age_s=30 * 86400),
+]
+
+
+class Bus:
+    """One NATS connection per process, shared by publishers and consumers."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._closed = False
+
+    @classmethod
+    async def connect(cls, url: str, name: str = "devflow") -> Bus:
+        async def on_disconnect() -> None:
+            log.warning("nats disconnected")
+
+        async def on_reconnect() -> None:
+            log.info("nats reconnected")
+
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats error: %s", exc)
+
+        try:
+            nc = await nats.connect(
+                url,
+                name=name,
+                connect_timeout=3,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+            )
+        except Exception as exc:  # nats-py raises several unrelated types on a failed connect
+            raise StartupError(f"cannot reach NATS at {url}: {exc or type(exc).__name__}") from None
+        return cls(nc)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.nc.is_connected)
+
+    @property
+    def max_payload(self) -> int:
+        return int(self.nc.max_payload)
+
+    async def ensure_streams(self, specs: Sequence[StreamSpec]) -> None:
+        for spec in specs:
+            config = api.StreamConfig(
+                name=spec.name,
+                subjects=spec.subjects,
+                storage=api.StorageType.FILE,
+                duplicate_window=spec.duplicate_window_s,
+                max_age=spec.max_age_s or None,
+                max_msg_size=-1,
+            )
+            try:
+                await self.js.add_stream(config)
+            except nats.js.errors.BadRequestError:
+                # The stream exists with other settings; converge it to the code's declaration.
+                await self.js.update_stream(config)
+
+    async def publish(
+        self, subject: str, payload: bytes, msg_id: str, timeout_s: float = 5.0
+    ) -> api.PubAck:
+        """Publish and wait for the JetStream ack; raise :class:`Unavailable` when none comes."""
+        if not self.connected:
+            raise Unavailable("the event broker is unavailable", headers={"Retry-After": "2"})
+        headers = {"Nats-Msg-Id": msg_id}
+        propagate.inject(headers)
+        try:
+            return await self.js.publish(subject, payload, timeout=timeout_s, headers=headers)
+        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as exc:
+            metrics.PUBLISH_FAILURES.labels(subject.split(".", 1)[0]).inc()
+            raise Unavailable(
+                f"the event broker did not acknowledge the data: {type(exc).__name__}",
+                headers={"Retry-After": "2"},
+            ) from None
+
+    async def start_consumer(self, spec: ConsumerSpec) -> None:
+        config = api.ConsumerConfig(
+            durable_name=spec.durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            filter_subject=spec.filter_subject,
+            max_deliver=spec.max_deliver,
+            ack_wait=spec.ack_wait_s,
+            max_ack_pending=max(1000, spec.batch * 8),
+        )
+        await self.js.add_consumer(spec.stream, config)
+        sub = await self.js.pull_subscribe_bind(spec.durable, spec.stream)
+        self._tasks.append(asyncio.create_task(self._consume(spec, sub), name=spec.durable))
+
+    async def _consume(self, spec: ConsumerSpec, sub: JetStreamContext.PullSubscription) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await sub.fetch(batch=spec.batch, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # disconnected, server restarting: wait and fetch again
+                log.warning("fetch from %s failed: %s", spec.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            await self._handle(spec, msgs)
+
+    async def _handle(self, spec: ConsumerSpec, msgs: Sequence[Msg]) -> None:
+        try:
+            with _consume_span(spec, msgs[0]):
+                await spec.handler(msgs)
+        except PoisonMessage as poison:
+            await self._dead_letter(spec, poison.msg, str(poison))
+            rest = [m for m in msgs if m is not poison.msg]
+            if rest:
+                await self._handle(spec, rest)
+            return
+        except Exception:
+            if len(msgs) > 1:
+                # Find the bad message: the others must not wait for it.
+                for msg in msgs:
+                    await self._handle(spec, [msg])
+                return
+            await self._retry_or_dead_letter(spec, msgs[0])
+            return
+        for msg in msgs:
+            await _quietly(msg.ack())
+        metrics.MESSAGES_CONSUMED.labels(spec.durable).inc(len(msgs))
+
+    async def _retry_or_dead_letter(self, spec: ConsumerSpec, msg: Msg) -> None:
+        delivered = msg.metadata.num_delivered
+        if delivered >= spec.max_deliver:
+            log.exception("message failed %d times; moving it to the dead-letter stream", delivered)
+            await self._dead_letter(spec, msg, "max deliveries exceeded")
+            return
+        delay = spec.backoff_s[min(delivered - 1, len(spec.backoff_s) - 1)]
+        log.warning("handler for %s failed; redelivery %d in %.1fs", spec.durable, delivered, delay)
+        await _quietly(msg.nak(delay=delay))
+
+    async def _dead_letter(self, spec: ConsumerSpec, msg: Msg, reason: str) -> None:
+        subject = f"dlq.{spec.stream}.{spec.durable}"
+        headers = {
+            "Nats-Msg-Id": f"dlq:{spec.stream}:{msg.metadata.sequence.stream}",
+            "Devflow-Original-Subject": msg.subject,
+            "Devflow-Reason": reason[:500],
+        }
+        try:
+            await self.js.publish(subject, msg.data, headers=headers, timeout=5.0)
+        except Exception:
+            log.exception("could not dead-letter a message; leaving it for redelivery")
+            await _quietly(msg.nak(delay=spec.backoff_s[-1]))
+            return
+        metrics.DEAD_LETTERED.labels(spec.durable).inc()
+        await _quietly(msg.term())
+
+    async def close(self) -> None:
+        """Stop consumers after their current batch, then drain the connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stopping.set()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+            for task in self._tasks:
+                task.cancel()
+        # Acks are fire-and-forget publishes: flush them out before closing. (drain() would wait
+        # its full timeout on pull subscriptions.)
+        with contextlib.suppress(Exception):
+            await self.nc.flush(timeout=2)
+        with contextlib.suppress(Exception):
+            await self.nc.close()
+
+
+class PoisonMessage(Exception):  # noqa: N818 - it names the message, not an error condition
+    """Raised by a handler for a message that can never succeed (undecodable, wrong type)."""
+
+    def __init__(self, msg: Msg, reason: str) -> None:
+        super().__init__(reason)
+        self.msg = msg
+
+
+def _consume_span(spec: ConsumerSpec, first: Msg) -> Any:
+    parent = propagate.extract(dict(first.headers or {}))
+    return tracer.start_as_current_span(f"consume {spec.durable}", context=parent)
+
+
+async def _quietly(op: Awaitable[None]) -> None:
+    # An ack lost to a disconnect only causes a redelivery, which unique keys absorb.
+    try:
+        await op
+    except Exception as exc:
+        log.debug("ack/nak failed: %s", exc)

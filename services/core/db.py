@@ -1,0 +1,40 @@
+"""PostgreSQL connection pool with a clear error when the database cannot be reached."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from services.core.errors import StartupError
+
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
+
+
+async def check_reachable(url: str, timeout_s: float = 5.0) -> None:
+    """Open one connection or raise :class:`StartupError` saying why."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, connect_timeout=max(1, int(timeout_s)))
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StartupError(f"cannot reach the database at {redact(url)}: {reason}") from None
+    await conn.close()
+
+
+async def open_pool(url: str, min_size: int, max_size: int) -> Pool:
+    await check_reachable(url)
+    pool: Pool = AsyncConnectionPool(
+        url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": False}
+    )
+    await pool.open(wait=True, timeout=10)
+    return pool
+
+
+def redact(url: str) -> str:
+    """Hide the password of a connection URL before it is printed."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url

@@ -1,0 +1,102 @@
+"""HTTP plumbing shared by every service: problem+json errors, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import MediaType, Request, Response, Router, get
+from litestar.exceptions import HTTPException, ValidationException
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from schemas.api import CheckResult, FieldError, Problem, ReadyOut
+from services.core import metrics
+from services.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from services.core.service import Context
+
+log = logging.getLogger("devflow.http")
+PROBLEM_JSON = "application/problem+json"
+_encoder = msgspec.json.Encoder()
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        _encoder.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers or {},
+    )
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, DomainError)
+    problem = Problem(
+        title=exc.title, status=exc.status, detail=exc.detail, errors=exc.errors or None
+    )
+    return problem_response(problem, exc.headers)
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, HTTPException)
+    errors = None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        errors = [
+            FieldError(field=str(e.get("key") or e.get("source") or "body"), reason=str(e["message"]))
+            for e in exc.extra
+            if isinstance(e, dict) and "message" in e
+        ] or None
+    problem = Problem(
+        title=_title(exc.status_code), status=exc.status_code, detail=exc.detail, errors=errors
+    )
+    return problem_response(problem, dict(exc.headers or {}))
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(Problem(title="Internal server error", status=500))
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def ctx_of(request: Request[Any, Any, Any]) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+@get("/_health", media_type=MediaType.JSON, sync_to_thread=False)
+def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@get("/_ready", media_type=MediaType.JSON)
+async def ready(request: Request[Any, Any, Any]) -> Response[ReadyOut]:
+    """Readiness: PostgreSQL answers a query, NATS is connected; reports the storage mode."""
+    ctx = ctx_of(request)
+    try:
+        async with ctx.pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        pg = CheckResult(ok=True)
+    except Exception as exc:
+        pg = CheckResult(ok=False, detail=type(exc).__name__)
+    bus = CheckResult(ok=ctx.bus.connected, detail=None if ctx.bus.connected else "disconnected")
+    body = ReadyOut(ready=pg.ok and bus.ok, postgres=pg, nats=bus, storage_mode=ctx.storage_mode)
+    return Response(body, status_code=200 if body.ready else 503)
+
+
+@get("/metrics", sync_to_thread=False)
+def prometheus_metrics() -> Response[bytes]:
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+core_router = Router(path="/", route_handlers=[health, ready, prometheus_metrics])

@@ -1,0 +1,85 @@
+"""Migration runner: ``migrations/NNNN_name.sql`` applied in order, each in its own transaction.
+
+Applied migrations are recorded with a SHA-256 checksum; a migration whose file changed after it was
+applied stops the runner, because silently diverging schemas are worse than a failed start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import msgspec
+import psycopg
+
+from services.core.errors import StartupError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Any fixed number works; it only has to be the same in every process that migrates.
+_LOCK_KEY = 0x0DEF_10E5
+
+CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+SELECT_APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
+INSERT_APPLIED = "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)"
+
+
+class Migration(msgspec.Struct, frozen=True):
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise StartupError(f"migration file {path.name} is not named NNNN_name.sql")
+        found.append(Migration(int(match.group(1)), path.name, path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise StartupError("two migration files share a version number")
+    return found
+
+
+def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply pending migrations; return the names applied. Safe to run from several processes."""
+    migrations = discover(directory)
+    applied_now: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            conn.execute(CREATE_TABLE)
+            applied = {v: (n, c) for v, n, c in conn.execute(SELECT_APPLIED).fetchall()}
+            for migration in migrations:
+                if migration.version in applied:
+                    name, checksum = applied[migration.version]
+                    if checksum != migration.checksum:
+                        raise StartupError(
+                            f"migration {name} was changed after it was applied "
+                            f"(recorded checksum {checksum[:12]}, file {migration.checksum[:12]}); "
+                            "add a new migration instead of editing an applied one"
+                        )
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.sql.encode())
+                    conn.execute(
+                        INSERT_APPLIED, (migration.version, migration.name, migration.checksum)
+                    )
+                applied_now.append(migration.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied_now

@@ -1,0 +1,69 @@
+"""Builds a process's :class:`Context` and runs the composed services' lifespans and consumers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
+
+from services.core import db
+from services.core.bus import CORE_STREAMS, Bus
+from services.core.errors import ConfigError
+from services.core.projects import ProjectDirectory
+from services.core.service import Context, Service
+
+if TYPE_CHECKING:
+    from services.core.settings import Settings
+
+log = logging.getLogger("devflow.runtime")
+
+ROLES = ("all", "api", "worker")
+SELECT_MODE = "SELECT value FROM platform_info WHERE key = 'storage_mode'"
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, services: Sequence[Service], role: str = "all"
+) -> AsyncIterator[Context]:
+    """Open the pool and the bus, declare streams, start lifespans and (unless ``api``) consumers."""
+    if role not in ROLES:
+        raise ConfigError(f"role must be one of {', '.join(ROLES)}")
+    if not settings.database_url or not settings.nats_url:
+        raise ConfigError("DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL must be set")
+    pool = await db.open_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    try:
+        async with pool.connection() as conn:
+            row = await (await conn.execute(SELECT_MODE)).fetchone()
+        bus = await Bus.connect(settings.nats_url, name=f"{settings.service_name}-{role}")
+        try:
+            await bus.ensure_streams([*CORE_STREAMS, *(s for svc in services for s in svc.streams)])
+            ctx = Context(
+                settings=settings,
+                pool=pool,
+                bus=bus,
+                projects=ProjectDirectory(pool),
+                storage_mode=str(row[0]) if row else "unmigrated",
+                role=role,
+            )
+            async with contextlib.AsyncExitStack() as stack:
+                for svc in services:
+                    if svc.lifespan is not None:
+                        await stack.enter_async_context(svc.lifespan(ctx))
+                if role in ("all", "worker"):
+                    for svc in services:
+                        for spec in svc.consumers(ctx) if svc.consumers else []:
+                            await bus.start_consumer(spec)
+                log.info(
+                    "services started",
+                    extra={"services": [s.name for s in services], "role": role},
+                )
+                try:
+                    yield ctx
+                finally:
+                    # Consumers finish their batch and ack before the pool goes away.
+                    await bus.close()
+        finally:
+            await bus.close()
+    finally:
+        await pool.close()

@@ -1,0 +1,44 @@
+"""What a service is: a Router, its NATS streams and consumers, and its lifespan hooks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from litestar import Router
+
+    from services.core.bus import Bus, ConsumerSpec, StreamSpec
+    from services.core.db import Pool
+    from services.core.projects import ProjectDirectory
+    from services.core.settings import Settings
+
+
+@dataclass
+class Context:
+    """Everything a running service may use; one per process, built by the runtime."""
+
+    settings: Settings
+    pool: Pool
+    bus: Bus
+    projects: ProjectDirectory
+    storage_mode: str
+    role: str = "all"
+
+
+Lifespan = Callable[["Context"], AbstractAsyncContextManager[None]]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    router: Router | None = None
+    streams: list[StreamSpec] = field(default_factory=list)
+    consumers: Callable[[Context], list[ConsumerSpec]] | None = None
+    lifespan: Lifespan | None = None
+
+
+async def _no_lifespan(_: Context) -> AsyncIterator[None]:
+    yield

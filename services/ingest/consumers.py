@@ -1,0 +1,150 @@
+"""The events writer: a durable pull consumer on ``EVENTS`` that stores batches exactly once.
+
+Each fetched batch becomes one transaction: binary COPY into a staging table, drop what is already
+stored, apply the persons projection to the rest, ``INSERT … ON CONFLICT DO NOTHING`` into
+``events`` (and the rollup, natively). The bus acks the messages only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid as uuidlib
+from collections.abc import Sequence
+from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from schemas.persons import PersonChanged, PersonsMerged
+from services.core import metrics
+from services.core.bus import ConsumerSpec, PoisonMessage
+from services.ingest import persons, repo
+from services.ingest.storage import Partitions
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+
+    from services.core.service import Context
+
+log = logging.getLogger("devflow.ingest.writer")
+STREAM = "EVENTS"
+DURABLE = "events-writer"
+
+
+class _WireEvent(msgspec.Struct):
+    """The writer's view of :class:`schemas.events.CapturedEvent`: properties stay raw JSON, so
+    events that don't touch persons are stored without decoding and re-encoding them."""
+
+    uuid: str
+    event: str
+    distinct_id: str
+    timestamp: datetime
+    properties: msgspec.Raw
+
+
+class _WireBatch(msgspec.Struct, tag="events.batch", tag_field="type"):
+    project_id: int
+    received_at: datetime
+    events: list[_WireEvent]
+
+
+_decoder = msgspec.json.Decoder(_WireBatch)
+_person_encoder = msgspec.json.Encoder()
+_PERSON_MARKERS = (b'"$set', b'"$unset', b'"$anon_distinct_id', b'"alias', b'"$group_')
+
+
+def _person_props(ev: _WireEvent) -> dict[str, Any]:
+    raw = bytes(ev.properties)
+    if ev.event.startswith("$") or any(marker in raw for marker in _PERSON_MARKERS):
+        decoded = msgspec.json.decode(raw)
+        return decoded if isinstance(decoded, dict) else {}
+    return {}
+
+
+class Writer:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.partitions = Partitions(ctx)
+        self.rollup_table = ctx.storage_mode != "timescaledb"
+
+    async def handle(self, msgs: Sequence[Msg]) -> None:
+        batches: list[_WireBatch] = []
+        for msg in msgs:
+            try:
+                batches.append(_decoder.decode(msg.data))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise PoisonMessage(msg, f"undecodable events message: {exc}") from None
+        events = [(b.project_id, e) for b in batches for e in b.events]
+        if not events:
+            return
+        await self.partitions.ensure({e.timestamp.date() for _, e in events})
+        rows = [
+            (seq, pid, uuidlib.UUID(e.uuid), e.event, e.distinct_id, e.timestamp,
+             bytes(e.properties).decode())
+            for seq, (pid, e) in enumerate(events)
+        ]
+        messages: list[PersonChanged | PersonsMerged] = []
+        async with self.ctx.pool.connection() as conn, conn.transaction():
+            fresh = await repo.stage(conn, rows)
+            person_ids: dict[int, str] = {}
+            for project_id, seqs in _by_project(events, fresh).items():
+                outcome = await persons.apply(
+                    conn,
+                    project_id,
+                    [
+                        persons.PersonEvent(
+                            events[s][1].distinct_id,
+                            events[s][1].event,
+                            events[s][1].timestamp,
+                            _person_props(events[s][1]),
+                        )
+                        for s in seqs
+                    ],
+                )
+                person_ids.update(zip(seqs, outcome.person_ids, strict=True))
+                messages += outcome.messages
+            await repo.store_staged(
+                conn, fresh, [person_ids[s] for s in fresh], rollup_table=self.rollup_table
+            )
+        metrics.EVENTS_WRITTEN.inc(len(fresh))
+        metrics.EVENTS_DUPLICATE.inc(len(events) - len(fresh))
+        if messages:
+            await self._announce(messages)
+
+    async def _announce(self, messages: list[PersonChanged | PersonsMerged]) -> None:
+        # After the commit: a crash here loses a notification, never data; consumers of
+        # persons.changed re-read the projection when they need certainty.
+        async def one(m: PersonChanged | PersonsMerged) -> None:
+            ident = m.person_id if isinstance(m, PersonChanged) else m.source_person_id
+            version = m.version if isinstance(m, PersonChanged) else 0
+            await self.ctx.bus.publish(
+                f"persons.changed.{m.project_id}",
+                _person_encoder.encode(m),
+                msg_id=f"person:{ident}:{version}:{type(m).__name__}",
+            )
+
+        results = await asyncio.gather(*(one(m) for m in messages), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            log.warning("%d persons.changed notifications not published", len(failed))
+
+
+def _by_project(events: list[tuple[int, _WireEvent]], seqs: list[int]) -> dict[int, list[int]]:
+    grouped: dict[int, list[int]] = {}
+    for seq in seqs:
+        grouped.setdefault(events[seq][0], []).append(seq)
+    return grouped
+
+
+def writer_consumers(ctx: Context, writer: Writer) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(
+            stream=STREAM,
+            durable=DURABLE,
+            filter_subject="events.>",
+            handler=writer.handle,
+            batch=ctx.settings.writer_fetch_batch,
+            max_deliver=ctx.settings.writer_max_deliver,
+        )
+    ]

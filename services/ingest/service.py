@@ -1,0 +1,188 @@
+"""Ingest use cases: accept a capture request, read events and persons back."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from schemas.api import EventOut, EventsPage, FieldError, PersonOut
+from schemas.events import CapturedEvent, EventBatch
+from services.core import metrics
+from services.ingest import repo
+from services.ingest.capture import parse
+from services.ingest.decoding import decode_body
+from services.ingest.errors import (
+    CaptureTooLarge,
+    InvalidQuery,
+    InvalidToken,
+    PersonNotFound,
+)
+
+if TYPE_CHECKING:
+    from services.core.service import Context
+
+_encoder = msgspec.json.Encoder()
+# Room for the batch envelope and headers below the broker's max payload.
+_PAYLOAD_HEADROOM = 16 * 1024
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    body: bytes
+    content_encoding: str
+    content_type: str
+    compression: str | None
+    sent_at_ms: str | None
+    query_token: str | None
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    accepted: int
+    errors: list[FieldError]
+
+
+async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
+    """Validate, authenticate and publish; returns only once JetStream acknowledged every event."""
+    payload = decode_body(req.body, req.content_encoding, req.content_type, req.compression)
+    now = datetime.now(UTC)
+    parsed = parse(payload, now=now, query_sent_at_ms=req.sent_at_ms)
+    token = parsed.token or req.query_token
+    if not token:
+        raise InvalidToken(
+            "no project token in the request",
+            [FieldError("api_key", "missing: send api_key, token or $token")],
+        )
+    project_id = await ctx.projects.by_token(token)
+    if project_id is None:
+        raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
+    if parsed.events:
+        await publish_events(ctx, project_id, now, parsed.events)
+    metrics.EVENTS_ACCEPTED.inc(len(parsed.events))
+    for err in parsed.errors:
+        metrics.EVENTS_REJECTED.labels(err.field).inc()
+    return CaptureResult(accepted=len(parsed.events), errors=parsed.errors)
+
+
+async def publish_events(
+    ctx: Context, project_id: int, now: datetime, events: list[CapturedEvent]
+) -> None:
+    limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
+    for chunk in _chunks(project_id, now, events, limit):
+        ids = ",".join(e.uuid for e in chunk.events)
+        msg_id = hashlib.sha256(f"{project_id}:{ids}".encode()).hexdigest()[:40]
+        await ctx.bus.publish(
+            f"events.{project_id}.capture",
+            _encoder.encode(chunk),
+            msg_id=msg_id,
+            timeout_s=ctx.settings.publish_timeout_s,
+        )
+
+
+def _chunks(
+    project_id: int, now: datetime, events: list[CapturedEvent], limit: int
+) -> list[EventBatch]:
+    batch = EventBatch(project_id=project_id, received_at=now, events=events)
+    if len(_encoder.encode(batch)) <= limit:
+        return [batch]
+    if len(events) == 1:
+        raise CaptureTooLarge(
+            "an event is larger than the broker accepts",
+            [FieldError("size", f"encoded event exceeds {limit} bytes")],
+        )
+    half = len(events) // 2
+    return _chunks(project_id, now, events[:half], limit) + _chunks(
+        project_id, now, events[half:], limit
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+class _Cursor(msgspec.Struct, array_like=True):
+    timestamp: datetime
+    uuid: str
+
+
+def _encode_cursor(row: repo.EventRow) -> str:
+    raw = msgspec.msgpack.encode(_Cursor(row.timestamp, row.uuid))
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(value: str) -> _Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return msgspec.msgpack.decode(raw, type=_Cursor)
+    except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        raise InvalidQuery(
+            "the cursor is not valid", [FieldError("cursor", "not a cursor from next_cursor")]
+        ) from None
+
+
+def _time_param(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidQuery(
+            f"{name} is not a date-time", [FieldError(name, "expected ISO 8601")]
+        ) from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+async def list_events(
+    ctx: Context,
+    project_id: int,
+    *,
+    event: str | None,
+    distinct_id: str | None,
+    after: str | None,
+    before: str | None,
+    limit: int,
+    cursor: str | None,
+) -> EventsPage:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidQuery(
+            f"limit must be between 1 and {MAX_PAGE}",
+            [FieldError("limit", f"must be between 1 and {MAX_PAGE}")],
+        )
+    position = _decode_cursor(cursor) if cursor else None
+    params: dict[str, Any] = {
+        "project_id": project_id,
+        "event": event,
+        "distinct_id": distinct_id,
+        "after": _time_param("after", after),
+        "before": _time_param("before", before),
+        "cursor_ts": position.timestamp if position else None,
+        "cursor_uuid": position.uuid if position else None,
+        "limit": limit + 1,
+    }
+    async with ctx.pool.connection() as conn:
+        rows = await repo.select_events(conn, params)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return EventsPage(
+        results=[EventOut(*msgspec.structs.astuple(r)) for r in rows],
+        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+    )
+
+
+async def get_person(ctx: Context, project_id: int, distinct_id: str) -> PersonOut:
+    async with ctx.pool.connection() as conn:
+        row = await repo.select_person(conn, project_id, distinct_id)
+    if row is None:
+        raise PersonNotFound(
+            "no person has this distinct id", [FieldError("distinct_id", "not found")]
+        )
+    person_id, properties, created_at, distinct_ids = row
+    return PersonOut(
+        id=person_id, distinct_ids=distinct_ids, properties=properties, created_at=created_at
+    )
