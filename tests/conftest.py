@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import Server, Servers, Stack
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    root = Path(tempfile.mkdtemp(prefix="devflow-tests-"))
+    servers = Servers(root)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(servers: Servers) -> Iterator[Stack]:
+    """The suite's shared database and NATS, with one platform process serving every service."""
+    stack = servers.stack(servers.root / "shared")
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def server(stack: Stack) -> Server:
+    return stack.serve(name="shared-api")
+
+
+@pytest.fixture
+def project(stack: Stack) -> Any:
+    """A fresh project per test: its token and secret key isolate the test's data."""
+    return stack.project()
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def isolated_stack(servers: Servers, tmp_path: Path) -> Iterator[Stack]:
+    """A database and a NATS of this test's own, for tests that kill and restart things."""
+    stack = servers.stack(tmp_path, own_nats=True)
+    yield stack
+    stack.stop()
