@@ -13,7 +13,7 @@ class CaptureAccepted(msgspec.Struct, frozen=True):
 
 
 class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One reason a part of the request was refused. ``index`` is the event's position in a batch."""
+    """Why part of a request was refused; ``index`` is the event's position in a batch."""
 
     field: str
     reason: str

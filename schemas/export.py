@@ -28,7 +28,9 @@ def render() -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for name, contract in sorted(CONTRACTS.items()):
         schema = msgspec.json.schema(contract)
-        out[f"{name}.json"] = msgspec.json.format(msgspec.json.encode(schema, order="sorted")) + b"\n"
+        out[f"{name}.json"] = (
+            msgspec.json.format(msgspec.json.encode(schema, order="sorted")) + b"\n"
+        )
     return out
 
 

@@ -10,9 +10,9 @@ import importlib.util
 import os
 import pwd
 import shutil
-import stat
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -105,13 +105,20 @@ class EmbeddedPostgres:
         return subprocess.Popen(
             [
                 str(pg_bin() / "postgres"),
-                "-D", str(self.pgdata),
-                "-p", str(self.port),
-                "-h", "127.0.0.1",
-                "-k", "",
-                "-c", "max_connections=200",
-                "-c", "shared_buffers=256MB",
-                "-c", "max_wal_size=2GB",
+                "-D",
+                str(self.pgdata),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                "",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=256MB",
+                "-c",
+                "max_wal_size=2GB",
             ],
             stdout=log,
             stderr=log,
@@ -126,7 +133,14 @@ class EmbeddedPostgres:
             pwd.getpwnam(PG_USER)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    PG_USER,
+                ],
                 check=True,
                 capture_output=True,
             )
@@ -146,8 +160,10 @@ class EmbeddedPostgres:
         result = subprocess.run(
             [
                 str(bin_path / "initdb"),
-                "-D", str(self.pgdata),
-                "-U", "postgres",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--no-instructions",

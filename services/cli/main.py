@@ -9,8 +9,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import psycopg
@@ -22,6 +22,11 @@ from services.core.errors import ConfigError, DevflowError, StartupError
 from services.core.migrate import migrate
 from services.core.projects import create_project, list_projects
 from services.core.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from services.core.service import Service
 
 DEFAULT_PROJECT = "Default project"
 
@@ -161,14 +166,14 @@ def _servers(settings: Settings, data_dir: Path, started: float) -> Iterator[tup
             pg.stop()
 
 
-def _serve(settings: Settings, services: list[object], role: str, started: float) -> None:
+def _serve(settings: Settings, services: Sequence[Service], role: str, started: float) -> None:
     import uvicorn
 
     from services.core.app import create_app
 
     logs.configure(settings.log_level, settings.log_format)
     telemetry.configure(settings)
-    app = create_app(settings, services, role)  # type: ignore[arg-type]
+    app = create_app(settings, services, role)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -185,7 +190,7 @@ def _serve(settings: Settings, services: list[object], role: str, started: float
         raise StartupError("the HTTP server did not start; see the log above")
 
 
-def _run_headless(settings: Settings, services: list[object]) -> None:
+def _run_headless(settings: Settings, services: Sequence[Service]) -> None:
     from services.core.runtime import running
 
     async def body() -> None:
@@ -193,7 +198,7 @@ def _run_headless(settings: Settings, services: list[object]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running(settings, services, "worker"):  # type: ignore[arg-type]
+        async with running(settings, services, "worker"):
             await stop.wait()
 
     logs.configure(settings.log_level, settings.log_format)
@@ -209,11 +214,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_db(settings.database_url)
     started = time.monotonic()
     if args.role == "worker":
-        _run_headless(settings, list(services))
+        _run_headless(settings, services)
         return 0
     if embedded.port_in_use(settings.host, settings.port):
         raise StartupError(f"port {settings.port} on {settings.host} is in use; pass --port")
-    _serve(settings, list(services), args.role, started)
+    _serve(settings, services, args.role, started)
     return 0
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 
 from services.core import metrics
@@ -22,6 +22,8 @@ from services.core.http import (
 from services.core.runtime import running
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from services.core.service import Service
@@ -58,7 +60,7 @@ def create_app(settings: Settings, services: Sequence[Service], role: str = "all
 
 def _metrics_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -73,7 +75,8 @@ def _metrics_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_wrapper)
         finally:
             route: Any = scope.get("path_template") or "unmatched"
-            metrics.HTTP_REQUESTS.labels(scope["method"], route, str(status[0])).inc()
+            method = str(scope.get("method", "GET"))
+            metrics.HTTP_REQUESTS.labels(method, route, str(status[0])).inc()
             metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
 
     return middleware

@@ -134,7 +134,7 @@ class Bus:
         propagate.inject(headers)
         try:
             return await self.js.publish(subject, payload, timeout=timeout_s, headers=headers)
-        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as exc:
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
             metrics.PUBLISH_FAILURES.labels(subject.split(".", 1)[0]).inc()
             raise Unavailable(
                 f"the event broker did not acknowledge the data: {type(exc).__name__}",
@@ -235,7 +235,7 @@ class Bus:
             await self.nc.close()
 
 
-class PoisonMessage(Exception):  # noqa: N818 - it names the message, not an error condition
+class PoisonMessage(Exception):
     """Raised by a handler for a message that can never succeed (undecodable, wrong type)."""
 
     def __init__(self, msg: Msg, reason: str) -> None:

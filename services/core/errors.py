@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from schemas.api import FieldError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schemas.api import FieldError
 
 
 class DevflowError(Exception):

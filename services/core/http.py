@@ -44,7 +44,9 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[by
     errors = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [
-            FieldError(field=str(e.get("key") or e.get("source") or "body"), reason=str(e["message"]))
+            FieldError(
+                field=str(e.get("key") or e.get("source") or "body"), reason=str(e["message"])
+            )
             for e in exc.extra
             if isinstance(e, dict) and "message" in e
         ] or None

@@ -25,13 +25,17 @@ EVENTS_DUPLICATE = Counter(
     "devflow_events_duplicate_total", "Events dropped as already stored", registry=REGISTRY
 )
 PUBLISH_FAILURES = Counter(
-    "devflow_publish_failures_total", "JetStream publishes not acknowledged", ["stream"],
+    "devflow_publish_failures_total",
+    "JetStream publishes not acknowledged",
+    ["stream"],
     registry=REGISTRY,
 )
 MESSAGES_CONSUMED = Counter(
     "devflow_messages_consumed_total", "NATS messages acked", ["consumer"], registry=REGISTRY
 )
 DEAD_LETTERED = Counter(
-    "devflow_messages_dead_lettered_total", "Messages moved to the DLQ", ["consumer"],
+    "devflow_messages_dead_lettered_total",
+    "Messages moved to the DLQ",
+    ["consumer"],
     registry=REGISTRY,
 )

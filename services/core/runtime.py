@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 from services.core import db
@@ -14,6 +13,8 @@ from services.core.projects import ProjectDirectory
 from services.core.service import Context, Service
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
     from services.core.settings import Settings
 
 log = logging.getLogger("devflow.runtime")
@@ -26,7 +27,7 @@ SELECT_MODE = "SELECT value FROM platform_info WHERE key = 'storage_mode'"
 async def running(
     settings: Settings, services: Sequence[Service], role: str = "all"
 ) -> AsyncIterator[Context]:
-    """Open the pool and the bus, declare streams, start lifespans and (unless ``api``) consumers."""
+    """Open pool and bus, declare streams, start lifespans and (unless ``api``) consumers."""
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}")
     if not settings.database_url or not settings.nats_url:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from services.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 PREFIX = "DEVFLOW_"
 
@@ -59,7 +61,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from ``DEVFLOW_*`` variables; raise :class:`ConfigError` naming the bad one."""
+        """Build settings from ``DEVFLOW_*``; raise :class:`ConfigError` naming the bad one."""
         env = os.environ if env is None else env
         known = set(cls.__struct_fields__)
         raw: dict[str, object] = {}

@@ -16,8 +16,8 @@ _configured = False
 
 
 def configure(settings: Settings) -> None:
-    """Install a tracer provider once per process; with exporter ``none`` spans are still created."""
-    global _configured  # noqa: PLW0603 - the global tracer provider can be set only once
+    """Install a tracer provider once per process; with exporter ``none`` spans still exist."""
+    global _configured
     if _configured:
         return
     provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from services.core.bus import ConsumerSpec, StreamSpec
 from services.core.service import Context, Service
 from services.ingest.api import router
 from services.ingest.consumers import STREAM, Writer, writer_consumers
 from services.ingest.storage import Partitions, maintenance
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 
 def _consumers(ctx: Context) -> list[ConsumerSpec]:

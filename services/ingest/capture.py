@@ -27,7 +27,7 @@ TOKEN_FIELDS = ("api_key", "token", "$token")
 
 
 class _Envelope(msgspec.Struct):
-    """The parts of a request body around the events. Unknown fields are ignored, as PostHog does."""
+    """The parts of a request body around the events; unknown fields are ignored, as by PostHog."""
 
     batch: list[msgspec.Raw] | None = None
     api_key: Any = None
@@ -69,9 +69,7 @@ def parse(payload: bytes, *, now: datetime, query_sent_at_ms: str | None = None)
     try:
         envelope = _envelope_decoder.decode(payload)
     except msgspec.DecodeError as exc:
-        raise InvalidCapture(
-            "the body is not valid JSON", [FieldError("body", str(exc))]
-        ) from None
+        raise InvalidCapture("the body is not valid JSON", [FieldError("body", str(exc))]) from None
     except msgspec.ValidationError as exc:
         raise InvalidCapture(
             "the body must be an event, a batch object or a list of events",

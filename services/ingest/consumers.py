@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid as uuidlib
-from collections.abc import Sequence
 from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,8 @@ from services.ingest import persons, repo
 from services.ingest.storage import Partitions
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from nats.aio.msg import Msg
 
     from services.core.service import Context
@@ -80,8 +81,15 @@ class Writer:
             return
         await self.partitions.ensure({e.timestamp.date() for _, e in events})
         rows = [
-            (seq, pid, uuidlib.UUID(e.uuid), e.event, e.distinct_id, e.timestamp,
-             bytes(e.properties).decode())
+            (
+                seq,
+                pid,
+                uuidlib.UUID(e.uuid),
+                e.event,
+                e.distinct_id,
+                e.timestamp,
+                bytes(e.properties).decode(),
+            )
             for seq, (pid, e) in enumerate(events)
         ]
         messages: list[PersonChanged | PersonsMerged] = []

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from schemas.persons import PersonChanged, PersonsMerged
 from services.ingest import repo
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 ILLEGAL_IDS = frozenset(
     {
@@ -223,12 +225,13 @@ async def _write(conn: repo.Conn, batch: _Batch) -> list[PersonChanged | Persons
     pid = batch.project_id
     dirty = [p for p in batch.persons.values() if p.dirty]
     await repo.insert_persons(
-        conn, pid, [(p.id, _json(p.properties), p.is_identified, p.created_at)
-                    for p in dirty if p.is_new]
+        conn,
+        pid,
+        [(p.id, _json(p.properties), p.is_identified, p.created_at) for p in dirty if p.is_new],
     )
     await repo.update_persons(
-        conn, [(p.id, _json(p.properties), p.is_identified, p.created_at)
-               for p in dirty if not p.is_new]
+        conn,
+        [(p.id, _json(p.properties), p.is_identified, p.created_at) for p in dirty if not p.is_new],
     )
     await repo.upsert_distinct_ids(conn, pid, list(batch.new_ids.items()))
     if batch.merged:

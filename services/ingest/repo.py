@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
+from datetime import datetime
 from typing import Any
 
 import msgspec

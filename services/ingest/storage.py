@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from services.ingest import repo
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
     from services.core.service import Context
 
 log = logging.getLogger("devflow.ingest.storage")
