@@ -52,7 +52,11 @@ class Process:
     def start(self) -> Process:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.args, env=self.env, stdout=log, stderr=log, cwd=ROOT,
+                self.args,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                cwd=ROOT,
                 start_new_session=True,
             )
         return self
@@ -100,8 +104,9 @@ class Stack:
 
     def serve(self, *, role: str = "all", name: str = "api", **extra_env: str) -> Server:
         port = free_port()
-        proc = self.spawn("run", "ingest", "--role", role, "--port", str(port), name=name,
-                          **extra_env)
+        proc = self.spawn(
+            "run", "ingest", "--role", role, "--port", str(port), name=name, **extra_env
+        )
         server = Server(f"http://127.0.0.1:{port}", proc)
         server.wait_ready()
         return server

@@ -185,7 +185,9 @@ def _serve(settings: Settings, services: Sequence[Service], role: str, started: 
     )
     server = uvicorn.Server(config)
     _progress(f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", started)
-    server.run()
+    # uvicorn re-raises the Ctrl-C it handled once its graceful shutdown is over.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     if not server.started:
         raise StartupError("the HTTP server did not start; see the log above")
 

@@ -151,6 +151,7 @@ class Bus:
             ack_wait=spec.ack_wait_s,
             max_ack_pending=max(1000, spec.batch * 8),
         )
+        # Creating a durable that exists updates its editable settings (ack wait, deliveries).
         await self.js.add_consumer(spec.stream, config)
         sub = await self.js.pull_subscribe_bind(spec.durable, spec.stream)
         self._tasks.append(asyncio.create_task(self._consume(spec, sub), name=spec.durable))

@@ -32,6 +32,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     partitions_ahead_days: int = 7
     writer_fetch_batch: int = 64
     writer_max_deliver: int = 5
+    writer_ack_wait_s: float = 30.0
     publish_timeout_s: float = 5.0
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
@@ -48,6 +49,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("partitions_ahead_days must be between 0 and 365")
         if not 1 <= self.writer_fetch_batch <= 10_000:
             raise ValueError("writer_fetch_batch must be between 1 and 10000")
+        if self.writer_ack_wait_s < 1:
+            raise ValueError("writer_ack_wait_s must be >= 1")
         if self.writer_max_deliver < 2:
             raise ValueError("writer_max_deliver must be >= 2")
         if self.publish_timeout_s <= 0:

@@ -154,5 +154,6 @@ def writer_consumers(ctx: Context, writer: Writer) -> list[ConsumerSpec]:
             handler=writer.handle,
             batch=ctx.settings.writer_fetch_batch,
             max_deliver=ctx.settings.writer_max_deliver,
+            ack_wait_s=ctx.settings.writer_ack_wait_s,
         )
     ]

@@ -43,7 +43,7 @@ def test_writer_killed_mid_stream_loses_nothing_and_stores_once(isolated_stack: 
     stack = isolated_stack
     project = stack.project()
     api = stack.serve(role="api")
-    worker = stack.worker(DEVFLOW_WRITER_FETCH_BATCH="8")
+    worker = stack.worker(DEVFLOW_WRITER_FETCH_BATCH="8", DEVFLOW_WRITER_ACK_WAIT_S="3")
     acked: list[str] = []
     bodies: list[dict[str, Any]] = []
     with httpx.Client(base_url=api.url, timeout=30) as http:
@@ -65,7 +65,7 @@ def test_writer_killed_mid_stream_loses_nothing_and_stores_once(isolated_stack: 
         # The same batches again, as a client retrying after a lost response would.
         for body in bodies[:10]:
             assert http.post("/batch/", json=body).status_code == 200
-    stack.worker(name="worker-2")
+    stack.worker(name="worker-2", DEVFLOW_WRITER_ACK_WAIT_S="3")
     wait_for(lambda: count_rows(stack.database_url, project.id) >= len(acked), 60)
     stored = _stored_uuids(stack.database_url, project.id)
     assert len(stored) == len(acked) == 4000
@@ -77,9 +77,7 @@ def test_redelivered_and_duplicate_messages_are_stored_once(isolated_stack: Stac
     project = stack.project()
     api = stack.serve(role="all")  # streams exist once it is ready
     now = datetime.now(UTC)
-    events = [
-        CapturedEvent(str(uuid.uuid4()), "dup", f"d-{i}", now, {"i": i}) for i in range(20)
-    ]
+    events = [CapturedEvent(str(uuid.uuid4()), "dup", f"d-{i}", now, {"i": i}) for i in range(20)]
     payload = msgspec.json.encode(EventBatch(project.id, now, events))
     # The same event twice within one message, too.
     twice = msgspec.json.encode(EventBatch(project.id, now, [events[0], events[0]]))
@@ -89,7 +87,9 @@ def test_redelivered_and_duplicate_messages_are_stored_once(isolated_stack: Stac
         js = nc.jetstream()
         # Distinct message ids defeat JetStream's de-duplication, as a redelivery would.
         for n in range(3):
-            await js.publish(f"events.{project.id}.capture", payload, headers={"Nats-Msg-Id": f"m{n}"})
+            await js.publish(
+                f"events.{project.id}.capture", payload, headers={"Nats-Msg-Id": f"m{n}"}
+            )
         await js.publish(f"events.{project.id}.capture", twice, headers={"Nats-Msg-Id": "twice"})
         await nc.close()
 

@@ -11,7 +11,11 @@ from tests.support import Server, all_events, wait_for
 
 def _client(server: Server, project: Any) -> posthog.Posthog:
     return posthog.Posthog(
-        project.token, host=server.url, flush_at=10, flush_interval=0.1, max_retries=2,
+        project.token,
+        host=server.url,
+        flush_at=10,
+        flush_interval=0.1,
+        max_retries=2,
         sync_mode=False,
     )
 
@@ -32,7 +36,8 @@ def test_capture_identify_alias_and_set_arrive_with_the_right_person(
     ph.capture("signed_up", distinct_id="anon-1", properties={"plan": "free"})
     # posthog-js style identify: anonymous id merged into the user's id.
     ph.capture(
-        "$identify", distinct_id="user-1",
+        "$identify",
+        distinct_id="user-1",
         properties={"$anon_distinct_id": "anon-1", "$set": {"email": "u1@example.com"}},
     )
     ph.set(distinct_id="user-1", properties={"name": "Ada"})

@@ -26,8 +26,7 @@ def test_late_events_get_a_partition_and_are_counted_once(
     late = (datetime.now(UTC) - timedelta(days=400)).replace(minute=10, second=0, microsecond=0)
     ids = [str(uuid.uuid4()) for _ in range(3)]
     batch = [
-        {"event": "old", "distinct_id": "x", "uuid": u, "timestamp": late.isoformat()}
-        for u in ids
+        {"event": "old", "distinct_id": "x", "uuid": u, "timestamp": late.isoformat()} for u in ids
     ]
     body = {"api_key": project.token, "batch": batch}
     assert http.post("/batch", json=body).status_code == 200
