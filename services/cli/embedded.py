@@ -77,11 +77,11 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, port: int = 0) -> None:
         self.pgdata = data_dir / "postgres"
         self.log_path = data_dir / "postgres.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def url(self) -> str:
@@ -95,7 +95,7 @@ class EmbeddedPostgres:
             return self.url
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(pg_bin(), user)
-        self.port = free_port()
+        self.port = self.port or free_port()
         with self.log_path.open("ab") as log:
             self.proc = self._spawn(user, log)
         self._wait_ready(timeout_s)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import nats
 import nats.errors
 import nats.js.errors
+import psycopg
+import psycopg_pool
 from nats.js import api
 from opentelemetry import propagate, trace
 
@@ -36,6 +38,11 @@ tracer = trace.get_tracer("devflow.bus")
 Handler = Callable[[Sequence["Msg"]], Awaitable[None]]
 
 DLQ_STREAM = "DLQ"
+# Failures of the infrastructure, not of a message: retried in place, never dead-lettered.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+)
 
 
 @dataclass(frozen=True)
@@ -168,12 +175,19 @@ class Bus:
                 log.warning("fetch from %s failed: %s", spec.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
-            await self._handle(spec, msgs)
+            if not msgs:
+                continue  # nats-py returns an empty batch right after a reconnect
+            try:
+                await self._handle(spec, msgs)
+            except Exception:
+                # Never let the loop die: unacked messages are redelivered after the ack wait.
+                log.exception("consumer %s failed to process a batch", spec.durable)
 
     async def _handle(self, spec: ConsumerSpec, msgs: Sequence[Msg]) -> None:
         try:
-            with _consume_span(spec, msgs[0]):
-                await spec.handler(msgs)
+            await self._handle_outage_tolerant(spec, msgs)
+        except _Stopping:
+            return  # not acked: redelivered to whoever consumes next
         except PoisonMessage as poison:
             await self._dead_letter(spec, poison.msg, str(poison))
             rest = [m for m in msgs if m is not poison.msg]
@@ -191,6 +205,28 @@ class Bus:
         for msg in msgs:
             await _quietly(msg.ack())
         metrics.MESSAGES_CONSUMED.labels(spec.durable).inc(len(msgs))
+
+    async def _handle_outage_tolerant(self, spec: ConsumerSpec, msgs: Sequence[Msg]) -> None:
+        """Run the handler; while the database is unreachable, wait and try again.
+
+        An outage is not the messages' fault: counting it as failed deliveries would send good
+        data to the dead-letter stream. So the batch is held (its ack deadline extended) until the
+        handler succeeds or the process stops.
+        """
+        delay = 0.2
+        while True:
+            try:
+                with _consume_span(spec, msgs[0]):
+                    await spec.handler(msgs)
+                return
+            except TRANSIENT_ERRORS as exc:
+                if self._stopping.is_set():
+                    raise _Stopping from None
+                log.warning("%s waits for the database: %s", spec.durable, exc)
+                for msg in msgs:
+                    await _quietly(msg.in_progress())
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _retry_or_dead_letter(self, spec: ConsumerSpec, msg: Msg) -> None:
         delivered = msg.metadata.num_delivered
@@ -234,6 +270,10 @@ class Bus:
             await self.nc.flush(timeout=2)
         with contextlib.suppress(Exception):
             await self.nc.close()
+
+
+class _Stopping(Exception):
+    """The process is stopping while a batch waits for the database: leave it unacked."""
 
 
 class PoisonMessage(Exception):

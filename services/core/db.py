@@ -24,7 +24,15 @@ async def check_reachable(url: str, timeout_s: float = 5.0) -> None:
 async def open_pool(url: str, min_size: int, max_size: int) -> Pool:
     await check_reachable(url)
     pool: Pool = AsyncConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": False}
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        # Waiting longer than this for a connection means the database is down: fail and retry.
+        timeout=10,
+        kwargs={"autocommit": False},
+        # A restarted database leaves dead connections behind; test each one before handing it out.
+        check=AsyncConnectionPool.check_connection,
     )
     await pool.open(wait=True, timeout=10)
     return pool

@@ -24,6 +24,9 @@ MAX_NAME_CHARS = 200
 MAX_DISTINCT_ID_CHARS = 200
 FUTURE_TOLERANCE = timedelta(hours=23)
 TOKEN_FIELDS = ("api_key", "token", "$token")
+# PostgreSQL text and jsonb can't hold U+0000. In JSON it can only arrive escaped, so one substring
+# search of the payload tells whether any event needs the precise (slower) check.
+_ESCAPED_NUL = b"\\u0000"
 
 
 class _Envelope(msgspec.Struct):
@@ -75,6 +78,10 @@ def parse(payload: bytes, *, now: datetime, query_sent_at_ms: str | None = None)
             "the body must be an event, a batch object or a list of events",
             [FieldError("body", str(exc))],
         ) from None
+    except RecursionError:
+        raise InvalidCapture(
+            "the body is nested too deeply", [FieldError("body", "nested too deeply")]
+        ) from None
     if isinstance(envelope, list):
         raws, token, sent_at_raw = envelope, None, None
     elif envelope.batch is not None:
@@ -89,8 +96,9 @@ def parse(payload: bytes, *, now: datetime, query_sent_at_ms: str | None = None)
     sent_at = _parse_time(sent_at_raw) if sent_at_raw is not None else _ms(query_sent_at_ms)
     result = ParsedRequest(token=token, total=len(raws))
     single = len(raws) == 1 and not isinstance(envelope, list) and envelope.batch is None
+    may_hold_nul = _ESCAPED_NUL in payload
     for index, raw in enumerate(raws):
-        event_or_error = _one(raw, index, now, sent_at, result)
+        event_or_error = _one(raw, index, now, sent_at, result, may_hold_nul)
         if isinstance(event_or_error, FieldError):
             if single and event_or_error.field == "size":
                 raise CaptureTooLarge(event_or_error.reason, [event_or_error])
@@ -101,7 +109,12 @@ def parse(payload: bytes, *, now: datetime, query_sent_at_ms: str | None = None)
 
 
 def _one(
-    raw: msgspec.Raw, index: int, now: datetime, sent_at: datetime | None, request: ParsedRequest
+    raw: msgspec.Raw,
+    index: int,
+    now: datetime,
+    sent_at: datetime | None,
+    request: ParsedRequest,
+    may_hold_nul: bool = True,
 ) -> CapturedEvent | FieldError:
     if len(raw) > MAX_EVENT_BYTES:
         return FieldError("size", f"event is larger than {MAX_EVENT_BYTES} bytes", index)
@@ -109,18 +122,22 @@ def _one(
         ev = _event_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return FieldError("event", "each event must be a JSON object", index)
+    except RecursionError:
+        return FieldError("properties", "nested too deeply", index)
     props = ev.properties if ev.properties is not None else {}
-    if not isinstance(props, dict):
-        return FieldError("properties", "must be an object", index)
 
-    token = _first_token(
-        ev.api_key, ev.token, ev.dollar_token, props.get("token"), props.get("$token")
-    )
+    # The token is read before anything else is judged, so that a bad event is reported to its
+    # project (400) rather than refused as unauthenticated (401).
+    prop_tokens = (props.get("token"), props.get("$token")) if isinstance(props, dict) else ()
+    token = _first_token(ev.api_key, ev.token, ev.dollar_token, *prop_tokens)
     if token is not None:
         if request.token is None:
             request.token = token
         elif token != request.token:
             return FieldError("api_key", "differs from the token of the request", index)
+
+    if not isinstance(props, dict):
+        return FieldError("properties", "must be an object", index)
 
     if not isinstance(ev.event, str) or not ev.event.strip():
         return FieldError("event", "must be a non-empty string", index)
@@ -156,6 +173,20 @@ def _one(
         existing = props.get(key)
         props[key] = {**value, **existing} if isinstance(existing, dict) else value
 
+    if may_hold_nul:
+        for name, value in (
+            ("event", ev.event),
+            ("distinct_id", distinct_id),
+            ("properties", props),
+        ):
+            if _holds_nul(value):
+                return FieldError(name, "must not contain NUL (U+0000) characters", index)
+
+    # The token authenticated the request; it is not a property of the event.
+    for key in ("token", "$token"):
+        if token is not None and props.get(key) == token:
+            del props[key]
+
     return CapturedEvent(
         uuid=event_uuid,
         event=ev.event,
@@ -168,18 +199,26 @@ def _one(
 def _event_time(
     ev: _RawEvent, props: dict[str, Any], now: datetime, sent_at: datetime | None
 ) -> datetime | str:
-    """The corrected event time, or ``"field: reason"`` when it can't be read."""
+    """The corrected event time in UTC, or ``"field: reason"`` when it can't be read."""
     if ev.timestamp is not None:
         ts = _parse_time(ev.timestamp)
         if ts is None:
             return "timestamp: is not an ISO 8601 date-time or epoch milliseconds"
-        if sent_at is not None and not props.get("$ignore_sent_at"):
-            # The client's clock is off by (sent_at - now); the event happened that much earlier.
-            ts = now + (ts - sent_at)
+        try:
+            if sent_at is not None and not props.get("$ignore_sent_at"):
+                # The client's clock is off by (sent_at - now): the event happened that long ago.
+                ts = now + (ts - sent_at)
+            # UTC, so that the day of the timestamp is the day of the partition the row goes to.
+            ts = ts.astimezone(UTC)
+        except OverflowError:
+            return "timestamp: is out of range"
     elif ev.offset is not None:
         if isinstance(ev.offset, bool) or not isinstance(ev.offset, int | float):
             return "offset: must be a number of milliseconds"
-        ts = now - timedelta(milliseconds=float(ev.offset))
+        try:
+            ts = now - timedelta(milliseconds=float(ev.offset))
+        except OverflowError:
+            return "offset: is out of range"
     else:
         ts = now
     if ts - now > FUTURE_TOLERANCE:
@@ -207,6 +246,22 @@ def _ms(value: str | None) -> datetime | None:
         return datetime.fromtimestamp(int(value) / 1000, UTC)
     except (ValueError, OverflowError, OSError):
         return None
+
+
+def _holds_nul(value: Any) -> bool:
+    # Iterative: properties may be nested nearly as deep as the decoder's recursion limit.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _first_token(*candidates: Any) -> str | None:

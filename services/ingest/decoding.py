@@ -19,6 +19,10 @@ from services.ingest.errors import CaptureTooLarge, InvalidCapture
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+# Content-Encoding values we can undo; anything else (br, zstd …) is refused by name.
+_IDENTITY = ("", "identity")
+_INFLATABLE = ("gzip", "x-gzip", "deflate")
+_MAX_FORM_FIELDS = 64
 
 
 def decode_body(
@@ -33,7 +37,13 @@ def decode_body(
             f"unsupported compression {compression!r}",
             [FieldError("compression", "must be gzip, gzip-js or base64")],
         )
-    if "gzip" in content_encoding.lower() or compression in ("gzip", "gzip-js") or _is_gzip(body):
+    encoding = content_encoding.strip().lower()
+    if encoding not in _IDENTITY and encoding not in _INFLATABLE:
+        raise InvalidCapture(
+            f"unsupported Content-Encoding {content_encoding!r}",
+            [FieldError("Content-Encoding", "must be gzip or deflate")],
+        )
+    if encoding in _INFLATABLE or compression in ("gzip", "gzip-js") or _is_gzip(body):
         body = gunzip(body)
     is_form = "application/x-www-form-urlencoded" in content_type.lower()
     if body.startswith(b"data=") or (is_form and body.lstrip()[:1] not in (b"{", b"[")):
@@ -66,7 +76,20 @@ def gunzip(body: bytes) -> bytes:
 
 
 def _form_data(body: bytes) -> bytes:
-    form = parse_qs(body.decode("latin-1"), keep_blank_values=True, max_num_fields=64)
+    # latin-1 both ways maps bytes to characters one to one, so percent-escaped UTF-8 in the
+    # value comes back as the same bytes (decoding escapes as UTF-8 would mangle or crash on them).
+    try:
+        form = parse_qs(
+            body.decode("latin-1"),
+            keep_blank_values=True,
+            max_num_fields=_MAX_FORM_FIELDS,
+            encoding="latin-1",
+        )
+    except ValueError:
+        raise InvalidCapture(
+            "the form has too many fields",
+            [FieldError("body", f"more than {_MAX_FORM_FIELDS} form fields")],
+        ) from None
     values = form.get("data")
     if not values:
         raise InvalidCapture("the form has no data field", [FieldError("data", "missing")])
@@ -78,10 +101,9 @@ def _form_data(body: bytes) -> bytes:
 
 
 def _b64(raw: bytes, field: str) -> bytes:
-    cleaned = raw.strip().replace(b" ", b"+")
+    # A form post turns "+" into a space; some clients use the URL-safe alphabet.
+    cleaned = raw.strip().replace(b" ", b"+").replace(b"-", b"+").replace(b"_", b"/")
     try:
-        if b"-" in cleaned or b"_" in cleaned:
-            return base64.urlsafe_b64decode(cleaned + b"=" * (-len(cleaned) % 4))
         return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidCapture(

@@ -168,3 +168,43 @@ def test_broker_down_gives_503_never_200_then_lost(isolated_stack: Stack) -> Non
     assert statuses.count(503) >= 1
     wait_for(lambda: count_rows(stack.database_url, project.id) >= len(acked), 60)
     assert sorted(_stored_uuids(stack.database_url, project.id)) == sorted(acked)
+
+
+def test_database_outage_holds_events_until_it_returns(servers: Any, tmp_path: Any) -> None:
+    """Events acknowledged while PostgreSQL is down are written once it is back, not dropped
+    or dead-lettered, however long the outage lasts."""
+    from services.cli.embedded import EmbeddedPostgres
+    from services.core.migrate import migrate
+
+    pg = EmbeddedPostgres(tmp_path / "pg")
+    (tmp_path / "pg").mkdir()
+    database_url = pg.start()
+    migrate(database_url)
+    nats_server = servers.new_nats()
+    stack = Stack(database_url, nats_server.url, tmp_path, nats=nats_server)
+    project = stack.project()
+    try:
+        # Two deliveries only: were the outage counted against the messages, they'd be
+        # dead-lettered within seconds.
+        api = stack.serve(role="all", DEVFLOW_WRITER_MAX_DELIVER="2")
+        acked: list[str] = []
+        with httpx.Client(base_url=api.url, timeout=30) as http:
+            body, ids = _batch(project.token, 20, "before")
+            assert http.post("/batch", json=body).status_code == 200
+            acked += ids
+            wait_for(lambda: count_rows(database_url, project.id) == 20, 30)
+            pg.stop()
+            for _ in range(5):
+                body, ids = _batch(project.token, 20, "during")
+                # Capture needs only the broker (the token lookup is cached).
+                assert http.post("/batch", json=body).status_code == 200
+                acked += ids
+            # The writer keeps retrying the held batch meanwhile.
+            wait_for(lambda: "waits for the database" in api.process.log(), 45)
+            pg = EmbeddedPostgres(tmp_path / "pg", port=pg.port)
+            pg.start()
+            wait_for(lambda: count_rows(database_url, project.id) == len(acked), 60)
+        assert sorted(_stored_uuids(database_url, project.id)) == sorted(acked)
+    finally:
+        stack.stop()
+        pg.stop()
