@@ -120,7 +120,7 @@ def test_poison_message_goes_to_the_dead_letter_stream_and_others_flow(
         return bytes(msgs[0].data)
 
     assert asyncio.run(poison_then_read_dlq()) == b"{not json"
-    body, ids = _batch(project.token, 5, "after-poison")
+    body, _ = _batch(project.token, 5, "after-poison")
     assert httpx.post(f"{api.url}/batch", json=body).status_code == 200
     wait_for(lambda: count_rows(stack.database_url, project.id) == 5, 30)
 
