@@ -6,6 +6,8 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 
 from schemas.api import CaptureAccepted, EventsPage, PersonOut, Problem
 from services.core.auth import require_secret_key
@@ -14,6 +16,7 @@ from services.ingest import service
 
 CAPTURE_PATHS = ["/capture", "/batch", "/e", "/i/v0/e", "/track"]
 _ACCEPTED = CaptureAccepted()
+tracer = trace.get_tracer("devflow.ingest")
 
 
 @post(
@@ -22,6 +25,14 @@ _ACCEPTED = CaptureAccepted()
     summary="Capture events (PostHog protocol)",
 )
 async def capture(request: Request[Any, Any, Any]) -> Response[Any]:
+    # The span joins a trace the client started (traceparent) and travels on to the writer
+    # through the NATS message headers.
+    parent = propagate.extract(request.headers)
+    with tracer.start_as_current_span("capture", context=parent, kind=SpanKind.SERVER):
+        return await _capture(request)
+
+
+async def _capture(request: Request[Any, Any, Any]) -> Response[Any]:
     q = request.query_params
     result = await service.capture(
         ctx_of(request),

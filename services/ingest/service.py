@@ -75,12 +75,12 @@ async def publish_events(
     ctx: Context, project_id: int, now: datetime, events: list[CapturedEvent]
 ) -> None:
     limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
-    for chunk in _chunks(project_id, now, events, limit):
-        ids = ",".join(e.uuid for e in chunk.events)
+    for chunk, payload in _chunks(project_id, now, events, limit):
+        ids = ",".join(e.uuid for e in chunk)
         msg_id = hashlib.sha256(f"{project_id}:{ids}".encode()).hexdigest()[:40]
         await ctx.bus.publish(
             f"events.{project_id}.capture",
-            _encoder.encode(chunk),
+            payload,
             msg_id=msg_id,
             timeout_s=ctx.settings.publish_timeout_s,
         )
@@ -88,10 +88,11 @@ async def publish_events(
 
 def _chunks(
     project_id: int, now: datetime, events: list[CapturedEvent], limit: int
-) -> list[EventBatch]:
-    batch = EventBatch(project_id=project_id, received_at=now, events=events)
-    if len(_encoder.encode(batch)) <= limit:
-        return [batch]
+) -> list[tuple[list[CapturedEvent], bytes]]:
+    """Encoded messages no larger than ``limit``, halving the batch until each fits."""
+    payload = _encoder.encode(EventBatch(project_id=project_id, received_at=now, events=events))
+    if len(payload) <= limit:
+        return [(events, payload)]
     if len(events) == 1:
         raise CaptureTooLarge(
             "an event is larger than the broker accepts",
