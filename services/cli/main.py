@@ -60,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
         "--role",
         choices=["all", "api", "worker"],
         default="all",
-        help="api: HTTP only; worker: NATS consumers only, no HTTP; all: both (default)",
+        help=(
+            "api: HTTP API only; worker: NATS consumers only (with --port, it also serves "
+            "/_health, /_ready and /metrics); all: both (default)"
+        ),
     )
     run.set_defaults(func=cmd_run)
 
@@ -215,7 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     services = registry.load(args.services)
     _check_db(settings.database_url)
     started = time.monotonic()
-    if args.role == "worker":
+    if args.role == "worker" and args.port is None:
         _run_headless(settings, services)
         return 0
     if embedded.port_in_use(settings.host, settings.port):

@@ -36,7 +36,8 @@ def read(data_dir: Path) -> RunState | None:
         return None
     try:
         os.kill(state.pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
+        # Gone, or the pid now belongs to another user's process: not our devflow up.
         return None
     return state
 

@@ -40,7 +40,8 @@ def create_app(settings: Settings, services: Sequence[Service], role: str = "all
             app.state.ctx = ctx
             yield
 
-    routers = [svc.router for svc in services if svc.router is not None]
+    # A worker serves only the kernel's endpoints: health, readiness and its metrics.
+    routers = [s.router for s in services if s.router is not None] if role != "worker" else []
     return Litestar(
         route_handlers=[core_router, *routers],
         lifespan=[lifespan],

@@ -111,6 +111,16 @@ class Bus:
     def connected(self) -> bool:
         return bool(self.nc.is_connected)
 
+    async def ping(self, timeout_s: float = 1.0) -> bool:
+        """A round trip to the server: a frozen broker is not ready even if the socket is open."""
+        if not self.connected:
+            return False
+        try:
+            await self.nc.flush(timeout=max(1, round(timeout_s)))
+        except Exception:
+            return False
+        return True
+
     @property
     def max_payload(self) -> int:
         return int(self.nc.max_payload)
@@ -189,18 +199,19 @@ class Bus:
         except _Stopping:
             return  # not acked: redelivered to whoever consumes next
         except PoisonMessage as poison:
+            log.error("poison message on %s: %s", poison.msg.subject, poison)
             await self._dead_letter(spec, poison.msg, str(poison))
             rest = [m for m in msgs if m is not poison.msg]
             if rest:
                 await self._handle(spec, rest)
             return
-        except Exception:
+        except Exception as exc:
             if len(msgs) > 1:
                 # Find the bad message: the others must not wait for it.
                 for msg in msgs:
                     await self._handle(spec, [msg])
                 return
-            await self._retry_or_dead_letter(spec, msgs[0])
+            await self._retry_or_dead_letter(spec, msgs[0], exc)
             return
         for msg in msgs:
             await _quietly(msg.ack())
@@ -228,14 +239,21 @@ class Bus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _retry_or_dead_letter(self, spec: ConsumerSpec, msg: Msg) -> None:
+    async def _retry_or_dead_letter(self, spec: ConsumerSpec, msg: Msg, exc: Exception) -> None:
         delivered = msg.metadata.num_delivered
+        reason = f"{type(exc).__name__}: {exc}"
         if delivered >= spec.max_deliver:
-            log.exception("message failed %d times; moving it to the dead-letter stream", delivered)
-            await self._dead_letter(spec, msg, "max deliveries exceeded")
+            log.error("message failed %d times, dead-lettered: %s", delivered, reason)
+            await self._dead_letter(spec, msg, f"failed {delivered} deliveries; last: {reason}")
             return
         delay = spec.backoff_s[min(delivered - 1, len(spec.backoff_s) - 1)]
-        log.warning("handler for %s failed; redelivery %d in %.1fs", spec.durable, delivered, delay)
+        log.warning(
+            "handler for %s failed (%s); redelivery %d in %.1fs",
+            spec.durable,
+            reason,
+            delivered,
+            delay,
+        )
         await _quietly(msg.nak(delay=delay))
 
     async def _dead_letter(self, spec: ConsumerSpec, msg: Msg, reason: str) -> None:

@@ -91,7 +91,8 @@ async def ready(request: Request[Any, Any, Any]) -> Response[ReadyOut]:
         pg = CheckResult(ok=True)
     except Exception as exc:
         pg = CheckResult(ok=False, detail=type(exc).__name__)
-    bus = CheckResult(ok=ctx.bus.connected, detail=None if ctx.bus.connected else "disconnected")
+    nats_ok = await ctx.bus.ping()
+    bus = CheckResult(ok=nats_ok, detail=None if nats_ok else "no answer from NATS")
     body = ReadyOut(ready=pg.ok and bus.ok, postgres=pg, nats=bus, storage_mode=ctx.storage_mode)
     return Response(body, status_code=200 if body.ready else 503)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from litestar import Router
@@ -26,6 +26,8 @@ class Context:
     projects: ProjectDirectory
     storage_mode: str
     role: str = "all"
+    # Objects a service shares between its lifespan and its consumers, keyed "<service>.<name>".
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 Lifespan = Callable[["Context"], AbstractAsyncContextManager[None]]
@@ -38,7 +40,3 @@ class Service:
     streams: list[StreamSpec] = field(default_factory=list)
     consumers: Callable[[Context], list[ConsumerSpec]] | None = None
     lifespan: Lifespan | None = None
-
-
-async def _no_lifespan(_: Context) -> AsyncIterator[None]:
-    yield

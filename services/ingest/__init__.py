@@ -15,8 +15,16 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 
+def _partitions(ctx: Context) -> Partitions:
+    # One view of the partitions per process, so the writer sees what maintenance drops.
+    partitions = ctx.state.get("ingest.partitions")
+    if not isinstance(partitions, Partitions):
+        partitions = ctx.state["ingest.partitions"] = Partitions(ctx)
+    return partitions
+
+
 def _consumers(ctx: Context) -> list[ConsumerSpec]:
-    return writer_consumers(ctx, Writer(ctx))
+    return writer_consumers(ctx, Writer(ctx, _partitions(ctx)))
 
 
 @contextlib.asynccontextmanager
@@ -24,7 +32,7 @@ async def _lifespan(ctx: Context) -> AsyncIterator[None]:
     if ctx.role == "api":
         yield
         return
-    async with maintenance(ctx, Partitions(ctx)):
+    async with maintenance(ctx, _partitions(ctx)):
         yield
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid as uuidlib
-from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -19,7 +19,6 @@ from schemas.persons import PersonChanged, PersonsMerged
 from services.core import metrics
 from services.core.bus import ConsumerSpec, PoisonMessage
 from services.ingest import persons, repo
-from services.ingest.storage import Partitions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
 
     from services.core.service import Context
+    from services.ingest.storage import Partitions
 
 log = logging.getLogger("devflow.ingest.writer")
 STREAM = "EVENTS"
@@ -64,9 +64,9 @@ def _person_props(ev: _WireEvent) -> dict[str, Any]:
 
 
 class Writer:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, partitions: Partitions) -> None:
         self.ctx = ctx
-        self.partitions = Partitions(ctx)
+        self.partitions = partitions
         self.rollup_table = ctx.storage_mode != "timescaledb"
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
@@ -79,7 +79,7 @@ class Writer:
         events = [(b.project_id, e) for b in batches for e in b.events]
         if not events:
             return
-        await self.partitions.ensure({e.timestamp.date() for _, e in events})
+        await self.partitions.ensure({e.timestamp.astimezone(UTC).date() for _, e in events})
         rows = [
             (
                 seq,

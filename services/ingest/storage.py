@@ -76,6 +76,8 @@ class Partitions:
 async def apply_timescale_retention(ctx: Context) -> None:
     days = ctx.settings.events_retention_days
     async with ctx.pool.connection() as conn:
+        # Several writers may start together; one at a time replaces the policy.
+        await conn.execute(repo.PARTITION_LOCK)
         await conn.execute("SELECT remove_retention_policy('events', if_exists => true)")
         if days:
             await conn.execute(

@@ -30,3 +30,10 @@ def test_trace_context_crosses_nats_to_the_writer(isolated_stack: Stack) -> None
     names = wait_for(lambda: (n := spans()) and "consume events-writer" in n and n, 20)
     assert "capture" in names
     assert re.search(r'"trace_id": "0x' + trace_id, api.process.log())
+
+
+def test_a_worker_with_a_port_serves_health_and_metrics_only(isolated_stack: Stack) -> None:
+    worker = isolated_stack.serve(role="worker", name="worker")
+    assert httpx.get(f"{worker.url}/_ready").json()["ready"] is True
+    assert "devflow_messages_consumed_total" in httpx.get(f"{worker.url}/metrics").text
+    assert httpx.post(f"{worker.url}/capture", json={}).status_code == 404
