@@ -37,13 +37,14 @@ def decode_body(
             f"unsupported compression {compression!r}",
             [FieldError("compression", "must be gzip, gzip-js or base64")],
         )
-    encoding = content_encoding.strip().lower()
-    if encoding not in _IDENTITY and encoding not in _INFLATABLE:
+    codings = [c.strip() for c in content_encoding.lower().split(",")]
+    codings = [c for c in codings if c not in _IDENTITY]
+    if len(codings) > 1 or (codings and codings[0] not in _INFLATABLE):
         raise InvalidCapture(
             f"unsupported Content-Encoding {content_encoding!r}",
             [FieldError("Content-Encoding", "must be gzip or deflate")],
         )
-    if encoding in _INFLATABLE or compression in ("gzip", "gzip-js") or _is_gzip(body):
+    if codings or compression in ("gzip", "gzip-js") or _is_gzip(body):
         body = gunzip(body)
     is_form = "application/x-www-form-urlencoded" in content_type.lower()
     if body.startswith(b"data=") or (is_form and body.lstrip()[:1] not in (b"{", b"[")):
