@@ -177,7 +177,7 @@ class Bus:
         while not self._stopping.is_set():
             try:
                 msgs = await sub.fetch(batch=spec.batch, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except asyncio.CancelledError:
                 raise

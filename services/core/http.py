@@ -50,6 +50,8 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[by
             for e in exc.extra
             if isinstance(e, dict) and "message" in e
         ] or None
+    if exc.status_code == 413 and errors is None:
+        errors = [FieldError(field="body", reason="larger than the server accepts")]
     problem = Problem(
         title=_title(exc.status_code), status=exc.status_code, detail=exc.detail, errors=errors
     )
@@ -97,9 +99,13 @@ async def ready(request: Request[Any, Any, Any]) -> Response[ReadyOut]:
     return Response(body, status_code=200 if body.ready else 503)
 
 
+# Litestar appends "; charset=utf-8" itself; CONTENT_TYPE_LATEST already carries one.
+_METRICS_TYPE = "; ".join(p for p in CONTENT_TYPE_LATEST.split("; ") if not p.startswith("charset"))
+
+
 @get("/metrics", sync_to_thread=False)
 def prometheus_metrics() -> Response[bytes]:
-    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics.REGISTRY), media_type=_METRICS_TYPE)
 
 
 core_router = Router(path="/", route_handlers=[health, ready, prometheus_metrics])

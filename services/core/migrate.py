@@ -74,11 +74,17 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                             "add a new migration instead of editing an applied one"
                         )
                     continue
-                with conn.transaction():
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        INSERT_APPLIED, (migration.version, migration.name, migration.checksum)
-                    )
+                try:
+                    with conn.transaction():
+                        conn.execute(migration.sql.encode())
+                        conn.execute(
+                            INSERT_APPLIED, (migration.version, migration.name, migration.checksum)
+                        )
+                except psycopg.Error as exc:
+                    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise StartupError(
+                        f"migration {migration.name} failed and was rolled back: {reason}"
+                    ) from None
                 applied_now.append(migration.name)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))

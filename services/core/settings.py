@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -39,24 +40,30 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     service_name: str = "devflow"
 
     def __post_init__(self) -> None:
-        if not 0 < self.port < 65536:
-            raise ValueError("port must be between 1 and 65535")
-        if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
-            raise ValueError("db_pool_max must be >= db_pool_min >= 1")
-        if self.events_retention_days < 0:
-            raise ValueError("events_retention_days must be >= 0 (0 keeps events forever)")
-        if not 0 <= self.partitions_ahead_days <= 365:
-            raise ValueError("partitions_ahead_days must be between 0 and 365")
-        if not 1 <= self.writer_fetch_batch <= 10_000:
-            raise ValueError("writer_fetch_batch must be between 1 and 10000")
-        if self.writer_ack_wait_s < 1:
-            raise ValueError("writer_ack_wait_s must be >= 1")
-        if self.writer_max_deliver < 2:
-            raise ValueError("writer_max_deliver must be >= 2")
-        if self.publish_timeout_s <= 0:
-            raise ValueError("publish_timeout_s must be > 0")
-        if self.otel_exporter == "otlp" and not self.otel_endpoint:
-            raise ValueError("otel_endpoint is required when otel_exporter is 'otlp'")
+        _require(0 < self.port < 65536, "port", "must be between 1 and 65535")
+        _require(self.db_pool_min >= 1, "db_pool_min", "must be >= 1")
+        _require(self.db_pool_max >= self.db_pool_min, "db_pool_max", "must be >= db_pool_min")
+        _require(
+            self.events_retention_days >= 0,
+            "events_retention_days",
+            "must be >= 0 (0 keeps events forever)",
+        )
+        _require(
+            0 <= self.partitions_ahead_days <= 365,
+            "partitions_ahead_days",
+            "must be between 0 and 365",
+        )
+        _require(1 <= self.writer_fetch_batch <= 10_000, "writer_fetch_batch", "must be 1 to 10000")
+        _require(self.writer_max_deliver >= 2, "writer_max_deliver", "must be >= 2")
+        for name in ("writer_ack_wait_s", "publish_timeout_s"):
+            value = getattr(self, name)
+            _require(math.isfinite(value) and value > 0, name, "must be a positive number")
+        _require(self.writer_ack_wait_s >= 1, "writer_ack_wait_s", "must be >= 1")
+        _require(
+            self.otel_exporter != "otlp" or bool(self.otel_endpoint),
+            "otel_endpoint",
+            "is required when otel_exporter is 'otlp'",
+        )
 
     @property
     def data_path(self) -> Path:
@@ -72,7 +79,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if not key.startswith(PREFIX):
                 continue
             name = key[len(PREFIX) :].lower()
-            if name in known and value != "":
+            if name and name not in known:
+                # A misspelt variable silently ignored is a setting that never took effect.
+                raise ConfigError(
+                    f"unknown setting {key}; known: "
+                    + ", ".join(PREFIX + f.upper() for f in cls.__struct_fields__)
+                )
+            if name and value != "":
                 raw[name] = value
         raw.update({k: v for k, v in overrides.items() if v is not None})
         try:
@@ -80,10 +93,17 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         except msgspec.ValidationError as exc:
             raise ConfigError(_explain(str(exc))) from None
         except ValueError as exc:
-            raise ConfigError(f"invalid setting: {exc}") from None
+            raise ConfigError(f"invalid setting {exc}") from None
+
+
+def _require(ok: bool, field: str, reason: str) -> None:
+    if not ok:
+        raise ValueError(f"{PREFIX}{field.upper()}: {field} {reason}")
 
 
 def _explain(message: str) -> str:
+    if message.startswith(PREFIX):  # from _require: already names the variable
+        return f"invalid setting {message}"
     # msgspec says "Expected `int`, got `str` - at `$.port`"; name the variable the user sets.
     if " - at `$." in message:
         reason, _, path = message.partition(" - at `$.")

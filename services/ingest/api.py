@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from schemas.api import CaptureAccepted, EventsPage, PersonOut, Problem
+from schemas.api import CaptureAccepted, EventsPage, FieldError, PersonOut, Problem
 from services.core.auth import require_secret_key
 from services.core.http import ctx_of, problem_response
 from services.ingest import service
+from services.ingest.errors import InvalidQuery
 
+PERSONS_PREFIX = "/api/persons/"
 CAPTURE_PATHS = ["/capture", "/batch", "/e", "/i/v0/e", "/track"]
 _ACCEPTED = CaptureAccepted()
 tracer = trace.get_tracer("devflow.ingest")
@@ -85,11 +88,21 @@ async def list_events(
     )
 
 
-@get("/api/persons/{distinct_id:str}")
+@get("/api/persons/{distinct_id:path}")
 async def get_person(request: Request[Any, Any, Any], distinct_id: str) -> PersonOut:
+    # Distinct ids are often URLs and may contain "/" (sent as %2F); the router's decoded path
+    # collapses "//", so the id is taken from the raw path instead.
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    return await service.get_person(ctx, project_id, distinct_id)
+    raw = request.scope.get("raw_path", b"").decode("latin-1")
+    _, found, tail = raw.partition(PERSONS_PREFIX)
+    try:
+        exact = unquote(tail, errors="strict") if found else distinct_id.removeprefix("/")
+    except UnicodeDecodeError:
+        raise InvalidQuery(
+            "the distinct id is not valid UTF-8", [FieldError("distinct_id", "not UTF-8")]
+        ) from None
+    return await service.get_person(ctx, project_id, exact)
 
 
 router = Router(path="/", route_handlers=[capture, list_events, get_person])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -109,11 +110,11 @@ def _chunks(
 
 class _Cursor(msgspec.Struct, array_like=True):
     timestamp: datetime
-    uuid: str
+    uuid: uuidlib.UUID
 
 
 def _encode_cursor(row: repo.EventRow) -> str:
-    raw = msgspec.msgpack.encode(_Cursor(row.timestamp, row.uuid))
+    raw = msgspec.msgpack.encode(_Cursor(row.timestamp, uuidlib.UUID(row.uuid)))
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -125,6 +126,12 @@ def _decode_cursor(value: str) -> _Cursor:
         raise InvalidQuery(
             "the cursor is not valid", [FieldError("cursor", "not a cursor from next_cursor")]
         ) from None
+
+
+def _text_param(name: str, value: str | None) -> None:
+    # PostgreSQL text can't hold NUL; no stored value contains one either (capture refuses it).
+    if value is not None and "\x00" in value:
+        raise InvalidQuery(f"{name} contains a NUL character", [FieldError(name, "contains NUL")])
 
 
 def _time_param(name: str, value: str | None) -> datetime | None:
@@ -155,6 +162,8 @@ async def list_events(
             f"limit must be between 1 and {MAX_PAGE}",
             [FieldError("limit", f"must be between 1 and {MAX_PAGE}")],
         )
+    for name, value in (("event", event), ("distinct_id", distinct_id)):
+        _text_param(name, value)
     position = _decode_cursor(cursor) if cursor else None
     params: dict[str, Any] = {
         "project_id": project_id,
@@ -163,7 +172,7 @@ async def list_events(
         "after": _time_param("after", after),
         "before": _time_param("before", before),
         "cursor_ts": position.timestamp if position else None,
-        "cursor_uuid": position.uuid if position else None,
+        "cursor_uuid": str(position.uuid) if position else None,
         "limit": limit + 1,
     }
     async with ctx.pool.connection() as conn:
@@ -177,6 +186,7 @@ async def list_events(
 
 
 async def get_person(ctx: Context, project_id: int, distinct_id: str) -> PersonOut:
+    _text_param("distinct_id", distinct_id)
     async with ctx.pool.connection() as conn:
         row = await repo.select_person(conn, project_id, distinct_id)
     if row is None:

@@ -237,11 +237,6 @@ def test_migrate_applies_then_reports_up_to_date(tmp_path: Path, servers: Server
     assert (second.returncode, second.stdout.strip()) == (0, "database is up to date")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services/cli/main.py only turns DevflowError into a one-line error; a migration "
-    "that fails in PostgreSQL (psycopg.Error from services/core/migrate.py) prints a traceback",
-)
 def test_a_failing_migration_is_one_line(tmp_path: Path, servers: Servers) -> None:
     url = new_database(servers.pg_url)
     with psycopg.connect(url) as conn:  # a database that already has a conflicting table

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from tests.support import Server, all_events, wait_for
 
 if TYPE_CHECKING:
@@ -50,12 +48,6 @@ def test_metrics_are_prometheus_text(http: httpx.Client) -> None:
     _sample(text, "devflow_events_accepted_total")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services/core/http.py serves /metrics with media_type=CONTENT_TYPE_LATEST, which "
-    "already has a charset, and Litestar appends another: 'charset=utf-8; charset=utf-8'. Strict "
-    "parsers (Go's mime.ParseMediaType, used by Prometheus 3 scrapes) reject duplicate parameters",
-)
 def test_metrics_content_type_has_no_duplicate_parameters(http: httpx.Client) -> None:
     content_type = http.get("/metrics").headers["content-type"]
     names = [p.split("=", 1)[0].strip().lower() for p in content_type.split(";")[1:]]

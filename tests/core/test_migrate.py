@@ -95,7 +95,7 @@ def test_refuses_a_changed_applied_migration(db: str, migrations: Path) -> None:
 
 def test_a_failing_migration_leaves_no_trace(db: str, migrations: Path) -> None:
     _write(migrations, "0011_broken.sql", "CREATE TABLE half (id int);\nSELECT no_such_function();")
-    with pytest.raises(psycopg.Error):
+    with pytest.raises(StartupError, match=r"0011_broken\.sql"):
         migrate(db, migrations)
     # The ones before it are applied; the broken one neither recorded nor half-applied.
     versions = _rows(db, "SELECT version FROM schema_migrations ORDER BY version")

@@ -55,7 +55,8 @@ def test_up_prints_keys_survives_ctrl_c_and_keeps_data(tmp_path: Path) -> None:
     text = log.read_text()
     token = re.search(r"Token\s+(\S+)", text)
     secret = re.search(r"Secret key\s+(\S+)", text)
-    assert token and secret, text
+    assert token, text
+    assert secret, text
     assert url in text
 
     listed = subprocess.run(

@@ -395,11 +395,6 @@ def test_an_uncompressed_body_over_the_limit_is_413(
     _assert_only_marker_stored(http, server, project, stack)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the framework's body-size 413 (services/core/app.py request_max_body_size) is "
-    "rendered by services/core/http.py without field errors",
-)
 def test_an_uncompressed_body_over_the_limit_names_the_body(http: httpx.Client) -> None:
     res = http.post("/batch", content=b" " * (MAX_REQUEST_BYTES + 4096))
     _problem(res, 413, "body")

@@ -257,21 +257,11 @@ def test_malformed_query_is_a_400_naming_the_field(
     _problem(_get(server, "/api/events", seed.headers, **params), 400, field)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services/ingest/service.py _decode_cursor accepts a cursor whose uuid is not a "
-    "UUID; PostgreSQL then fails the ::uuid cast and the API answers 500",
-)
 def test_a_cursor_with_a_bad_uuid_is_a_400(server: Server, seed: Seed) -> None:
     cursor = _cursor(datetime.now(UTC), "not-a-uuid")
     _problem(_get(server, "/api/events", seed.headers, cursor=cursor), 400, "cursor")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services/ingest/service.py passes filters containing U+0000 to PostgreSQL, "
-    "which refuses NUL in text: the API answers 500",
-)
 @pytest.mark.parametrize("field", ["event", "distinct_id"])
 def test_a_filter_with_a_nul_is_a_400(field: str, server: Server, seed: Seed) -> None:
     _problem(_get(server, "/api/events", seed.headers, **{field: "a\x00b"}), 400, field)
@@ -316,11 +306,6 @@ def test_distinct_ids_that_need_escaping(server: Server, project: Any, http: htt
         assert [e["distinct_id"] for e in events] == [distinct_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services/ingest/api.py routes /api/persons/{distinct_id:str}; a distinct id "
-    "containing '/' can't be addressed (404 from the router, with no field named)",
-)
 def test_a_distinct_id_with_a_slash_can_be_read(
     server: Server, project: Any, http: httpx.Client
 ) -> None:
@@ -332,11 +317,6 @@ def test_a_distinct_id_with_a_slash_can_be_read(
     assert res.status_code == 200, res.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services/ingest/service.py get_person passes a distinct id containing U+0000 "
-    "to PostgreSQL, which refuses it: 500 instead of 400/404 naming distinct_id",
-)
 def test_a_person_lookup_with_a_nul_is_a_4xx(server: Server, seed: Seed) -> None:
     res = _get(server, "/api/persons/a%00b", seed.headers)
     assert res.status_code in (400, 404), res.text
