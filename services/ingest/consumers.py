@@ -76,45 +76,48 @@ class Writer:
                 batches.append(_decoder.decode(msg.data))
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise PoisonMessage(msg, f"undecodable events message: {exc}") from None
-        events = [(b.project_id, e) for b in batches for e in b.events]
+        events = _unique(batches)
         if not events:
             return
         await self.partitions.ensure({e.timestamp.astimezone(UTC).date() for _, e in events})
-        rows = [
-            (
-                seq,
-                pid,
-                uuidlib.UUID(e.uuid),
-                e.event,
-                e.distinct_id,
-                e.timestamp,
-                bytes(e.properties).decode(),
-            )
-            for seq, (pid, e) in enumerate(events)
-        ]
         messages: list[PersonChanged | PersonsMerged] = []
         async with self.ctx.pool.connection() as conn, conn.transaction():
-            fresh = await repo.stage(conn, rows)
-            person_ids: dict[int, str] = {}
-            for project_id, seqs in _by_project(events, fresh).items():
+            stored = await repo.already_stored(
+                conn,
+                [pid for pid, _ in events],
+                [e.uuid for _, e in events],
+                [e.timestamp for _, e in events],
+            )
+            fresh = [(pid, e) for pid, e in events if (pid, e.uuid) not in stored]
+            person_of: dict[tuple[int, str], str] = {}
+            for project_id, group in _by_project(fresh).items():
                 outcome = await persons.apply(
                     conn,
                     project_id,
                     [
-                        persons.PersonEvent(
-                            events[s][1].distinct_id,
-                            events[s][1].event,
-                            events[s][1].timestamp,
-                            _person_props(events[s][1]),
-                        )
-                        for s in seqs
+                        persons.PersonEvent(e.distinct_id, e.event, e.timestamp, _person_props(e))
+                        for e in group
                     ],
                 )
-                person_ids.update(zip(seqs, outcome.person_ids, strict=True))
+                person_of.update(
+                    ((project_id, e.uuid), pid)
+                    for e, pid in zip(group, outcome.person_ids, strict=True)
+                )
                 messages += outcome.messages
-            await repo.store_staged(
-                conn, fresh, [person_ids[s] for s in fresh], rollup_table=self.rollup_table
-            )
+            rows = [
+                (
+                    seq,
+                    pid,
+                    uuidlib.UUID(e.uuid),
+                    e.event,
+                    e.distinct_id,
+                    e.timestamp,
+                    bytes(e.properties).decode(),
+                    uuidlib.UUID(person_of[(pid, e.uuid)]),
+                )
+                for seq, (pid, e) in enumerate(fresh)
+            ]
+            await repo.store(conn, rows, rollup_table=self.rollup_table)
         metrics.EVENTS_WRITTEN.inc(len(fresh))
         metrics.EVENTS_DUPLICATE.inc(len(events) - len(fresh))
         if messages:
@@ -138,10 +141,23 @@ class Writer:
             log.warning("%d persons.changed notifications not published", len(failed))
 
 
-def _by_project(events: list[tuple[int, _WireEvent]], seqs: list[int]) -> dict[int, list[int]]:
-    grouped: dict[int, list[int]] = {}
-    for seq in seqs:
-        grouped.setdefault(events[seq][0], []).append(seq)
+def _unique(batches: list[_WireBatch]) -> list[tuple[int, _WireEvent]]:
+    """Events in order, each once: a retry or redelivery may put an event twice in one fetch."""
+    seen: set[tuple[int, str]] = set()
+    out: list[tuple[int, _WireEvent]] = []
+    for batch in batches:
+        for event in batch.events:
+            key = (batch.project_id, event.uuid)
+            if key not in seen:
+                seen.add(key)
+                out.append((batch.project_id, event))
+    return out
+
+
+def _by_project(events: list[tuple[int, _WireEvent]]) -> dict[int, list[_WireEvent]]:
+    grouped: dict[int, list[_WireEvent]] = {}
+    for project_id, event in events:
+        grouped.setdefault(project_id, []).append(event)
     return grouped
 
 

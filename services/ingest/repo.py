@@ -12,6 +12,18 @@ Conn = psycopg.AsyncConnection[Any]
 
 # --- writing events -----------------------------------------------------------------------------
 
+# Redelivered batches and client retries carry events we already stored. Their timestamp may differ
+# slightly (clock-skew correction uses the time of arrival), so match on uuid within a day.
+# (Copies inside one batch are dropped by the writer before this query.)
+SELECT_STORED = """
+SELECT c.project_id, c.uuid::text
+FROM unnest(%s::int8[], %s::uuid[], %s::timestamptz[]) AS c(project_id, uuid, ts)
+WHERE EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.project_id = c.project_id AND e.uuid = c.uuid
+      AND e."timestamp" BETWEEN c.ts - INTERVAL '1 day' AND c.ts + INTERVAL '1 day'
+)
+"""
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS events_staging (
     seq integer NOT NULL,
@@ -21,35 +33,14 @@ CREATE TEMP TABLE IF NOT EXISTS events_staging (
     distinct_id text NOT NULL,
     "timestamp" timestamptz NOT NULL,
     properties text NOT NULL,
-    person_id uuid
+    person_id uuid NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 COPY_STAGING = """
-COPY events_staging (seq, project_id, uuid, event, distinct_id, "timestamp", properties)
+COPY events_staging (seq, project_id, uuid, event, distinct_id, "timestamp", properties, person_id)
 FROM STDIN (FORMAT BINARY)
 """
-STAGING_TYPES = ["int4", "int8", "uuid", "text", "text", "timestamptz", "text"]
-# Redelivered batches and client retries carry events we already stored. Their timestamp may differ
-# slightly (clock-skew correction uses the time of arrival), so match on uuid within a day.
-DELETE_SEEN = """
-WITH dup AS (
-    SELECT s.seq FROM events_staging s
-    WHERE EXISTS (
-        SELECT 1 FROM events e
-        WHERE e.project_id = s.project_id AND e.uuid = s.uuid
-          AND e."timestamp" BETWEEN s."timestamp" - INTERVAL '1 day'
-                                AND s."timestamp" + INTERVAL '1 day')
-    OR EXISTS (
-        SELECT 1 FROM events_staging t
-        WHERE t.project_id = s.project_id AND t.uuid = s.uuid AND t.seq < s.seq)
-)
-DELETE FROM events_staging WHERE seq IN (SELECT seq FROM dup)
-"""
-SELECT_STAGED = "SELECT seq FROM events_staging ORDER BY seq"
-SET_PERSONS = """
-UPDATE events_staging s SET person_id = v.person_id
-FROM unnest(%s::int4[], %s::uuid[]) AS v(seq, person_id) WHERE s.seq = v.seq
-"""
+STAGING_TYPES = ["int4", "int8", "uuid", "text", "text", "timestamptz", "text", "uuid"]
 INSERT_EVENTS = """
 INSERT INTO events (project_id, uuid, event, distinct_id, person_id, "timestamp", properties)
 SELECT project_id, uuid, event, distinct_id, person_id, "timestamp", properties::jsonb
@@ -63,27 +54,25 @@ INSERT INTO events_hourly (project_id, event, hour, count)
 SELECT project_id, event, date_trunc('hour', "timestamp"), count(*) FROM inserted
 GROUP BY 1, 2, 3
 ON CONFLICT (project_id, event, hour) DO UPDATE SET count = events_hourly.count + EXCLUDED.count
-RETURNING count
 """
-COUNT_STAGED = "SELECT count(*) FROM events_staging"
 
 
-async def stage(conn: Conn, rows: list[tuple[Any, ...]]) -> list[int]:
-    """Copy rows into the session's staging table; return the seqs of those not stored yet."""
+async def already_stored(
+    conn: Conn, project_ids: list[int], uuids: list[str], timestamps: list[datetime]
+) -> set[tuple[int, str]]:
+    cur = await conn.execute(SELECT_STORED, (project_ids, uuids, timestamps))
+    return {(int(pid), str(u)) for pid, u in await cur.fetchall()}
+
+
+async def store(conn: Conn, rows: list[tuple[Any, ...]], *, rollup_table: bool) -> None:
+    """Binary COPY into the session's staging table, then one INSERT into ``events``."""
+    if not rows:
+        return
     await conn.execute(CREATE_STAGING)
     async with conn.cursor().copy(COPY_STAGING) as copy:
         copy.set_types(STAGING_TYPES)
         for row in rows:
             await copy.write_row(row)
-    await conn.execute(DELETE_SEEN)
-    cur = await conn.execute(SELECT_STAGED)
-    return [int(r[0]) for r in await cur.fetchall()]
-
-
-async def store_staged(
-    conn: Conn, seqs: list[int], person_ids: list[str], *, rollup_table: bool
-) -> None:
-    await conn.execute(SET_PERSONS, (seqs, person_ids))
     await conn.execute(INSERT_EVENTS_AND_ROLLUP if rollup_table else INSERT_EVENTS)
 
 
