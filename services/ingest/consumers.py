@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid as uuidlib
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +52,13 @@ class _WireBatch(msgspec.Struct, tag="events.batch", tag_field="type"):
 
 _decoder = msgspec.json.Decoder(_WireBatch)
 _person_encoder = msgspec.json.Encoder()
-_PERSON_MARKERS = (b'"$set', b'"$unset', b'"$anon_distinct_id', b'"alias', b'"$group_')
+# Events whose properties may touch persons; others are stored without decoding their properties.
+_PERSON_MARKERS = re.compile(rb'"\$(?:set|unset|anon_distinct_id|group_)|"alias"')
 
 
 def _person_props(ev: _WireEvent) -> dict[str, Any]:
     raw = bytes(ev.properties)
-    if ev.event.startswith("$") or any(marker in raw for marker in _PERSON_MARKERS):
+    if ev.event.startswith("$") or _PERSON_MARKERS.search(raw):
         decoded = msgspec.json.decode(raw)
         return decoded if isinstance(decoded, dict) else {}
     return {}
@@ -80,44 +81,27 @@ class Writer:
         if not events:
             return
         await self.partitions.ensure({e.timestamp.astimezone(UTC).date() for _, e in events})
+        rows = [
+            (seq, pid, e.uuid, e.event, e.distinct_id, e.timestamp, bytes(e.properties).decode())
+            for seq, (pid, e) in enumerate(events)
+        ]
         messages: list[PersonChanged | PersonsMerged] = []
         async with self.ctx.pool.connection() as conn, conn.transaction():
-            stored = await repo.already_stored(
-                conn,
-                [pid for pid, _ in events],
-                [e.uuid for _, e in events],
-                [e.timestamp for _, e in events],
-            )
-            fresh = [(pid, e) for pid, e in events if (pid, e.uuid) not in stored]
-            person_of: dict[tuple[int, str], str] = {}
+            stored = await repo.stage(conn, rows)
+            fresh = [(seq, pid, e) for seq, (pid, e) in enumerate(events) if seq not in stored]
+            person_rows: list[tuple[int, str]] = []
             for project_id, group in _by_project(fresh).items():
                 outcome = await persons.apply(
                     conn,
                     project_id,
                     [
                         persons.PersonEvent(e.distinct_id, e.event, e.timestamp, _person_props(e))
-                        for e in group
+                        for _, e in group
                     ],
                 )
-                person_of.update(
-                    ((project_id, e.uuid), pid)
-                    for e, pid in zip(group, outcome.person_ids, strict=True)
-                )
+                person_rows += zip((seq for seq, _ in group), outcome.person_ids, strict=True)
                 messages += outcome.messages
-            rows = [
-                (
-                    seq,
-                    pid,
-                    uuidlib.UUID(e.uuid),
-                    e.event,
-                    e.distinct_id,
-                    e.timestamp,
-                    bytes(e.properties).decode(),
-                    uuidlib.UUID(person_of[(pid, e.uuid)]),
-                )
-                for seq, (pid, e) in enumerate(fresh)
-            ]
-            await repo.store(conn, rows, rollup_table=self.rollup_table)
+            await repo.store(conn, person_rows, rollup_table=self.rollup_table)
         metrics.EVENTS_WRITTEN.inc(len(fresh))
         metrics.EVENTS_DUPLICATE.inc(len(events) - len(fresh))
         if messages:
@@ -154,10 +138,13 @@ def _unique(batches: list[_WireBatch]) -> list[tuple[int, _WireEvent]]:
     return out
 
 
-def _by_project(events: list[tuple[int, _WireEvent]]) -> dict[int, list[_WireEvent]]:
-    grouped: dict[int, list[_WireEvent]] = {}
-    for project_id, event in events:
-        grouped.setdefault(project_id, []).append(event)
+def _by_project(
+    events: list[tuple[int, int, _WireEvent]],
+) -> dict[int, list[tuple[int, _WireEvent]]]:
+    """``(seq, project, event)`` triples grouped by project, in order."""
+    grouped: dict[int, list[tuple[int, _WireEvent]]] = {}
+    for seq, project_id, event in events:
+        grouped.setdefault(project_id, []).append((seq, event))
     return grouped
 
 

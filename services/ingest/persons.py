@@ -55,13 +55,27 @@ class PersonEvent:
 @dataclass
 class _Person:
     id: str
-    properties: dict[str, Any]
+    # JSON as loaded. Most events never touch their person's properties, so they are decoded
+    # only when used.
+    properties_json: str
     is_identified: bool
     created_at: datetime
     version: int
     is_new: bool = False
     dirty: bool = False
     distinct_ids: set[str] = field(default_factory=set)
+    _properties: dict[str, Any] | None = None
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        if self._properties is None:
+            decoded = msgspec.json.decode(self.properties_json)
+            self._properties = decoded if isinstance(decoded, dict) else {}
+        return self._properties
+
+    @properties.setter
+    def properties(self, value: dict[str, Any]) -> None:
+        self._properties = value
 
 
 @dataclass
@@ -86,7 +100,11 @@ class _Batch:
             person = self.persons.get(row.person_id)
             if person is None:
                 person = _Person(
-                    row.person_id, row.properties, row.is_identified, row.created_at, row.version
+                    row.person_id,
+                    row.properties_json,
+                    row.is_identified,
+                    row.created_at,
+                    row.version,
                 )
                 self.persons[row.person_id] = person
             person.distinct_ids.add(row.distinct_id)
@@ -95,7 +113,7 @@ class _Batch:
     def person_for(self, distinct_id: str, when: datetime) -> _Person:
         person = self.by_distinct.get(distinct_id)
         if person is None:
-            person = _Person(str(uuidlib.uuid4()), {}, False, when, 0, is_new=True, dirty=True)
+            person = _Person(str(uuidlib.uuid4()), "{}", False, when, 0, is_new=True, dirty=True)
             self.persons[person.id] = person
             self._attach(distinct_id, person)
         return person

@@ -12,39 +12,48 @@ Conn = psycopg.AsyncConnection[Any]
 
 # --- writing events -----------------------------------------------------------------------------
 
-# Redelivered batches and client retries carry events we already stored. Their timestamp may differ
-# slightly (clock-skew correction uses the time of arrival), so match on uuid within a day.
-# (Copies inside one batch are dropped by the writer before this query.)
-SELECT_STORED = """
-SELECT c.project_id, c.uuid::text
-FROM unnest(%s::int8[], %s::uuid[], %s::timestamptz[]) AS c(project_id, uuid, ts)
-WHERE EXISTS (
-    SELECT 1 FROM events e
-    WHERE e.project_id = c.project_id AND e.uuid = c.uuid
-      AND e."timestamp" BETWEEN c.ts - INTERVAL '1 day' AND c.ts + INTERVAL '1 day'
-)
-"""
+# Every candidate row is staged with binary COPY (uuids as text: PostgreSQL parses them faster than
+# Python builds UUID objects); the person ids follow in a second COPY once the projection ran.
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS events_staging (
     seq integer NOT NULL,
     project_id bigint NOT NULL,
-    uuid uuid NOT NULL,
+    uuid text NOT NULL,
     event text NOT NULL,
     distinct_id text NOT NULL,
     "timestamp" timestamptz NOT NULL,
-    properties text NOT NULL,
-    person_id uuid NOT NULL
+    properties text NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS events_staging_persons (
+    seq integer NOT NULL,
+    person_id text NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 COPY_STAGING = """
-COPY events_staging (seq, project_id, uuid, event, distinct_id, "timestamp", properties, person_id)
+COPY events_staging (seq, project_id, uuid, event, distinct_id, "timestamp", properties)
 FROM STDIN (FORMAT BINARY)
 """
-STAGING_TYPES = ["int4", "int8", "uuid", "text", "text", "timestamptz", "text", "uuid"]
+STAGING_TYPES = ["int4", "int8", "text", "text", "text", "timestamptz", "text"]
+COPY_PERSONS = "COPY events_staging_persons (seq, person_id) FROM STDIN (FORMAT BINARY)"
+PERSONS_TYPES = ["int4", "text"]
+# Redelivered batches and client retries carry events we already stored. Their timestamp may differ
+# slightly (clock-skew correction uses the time of arrival), so match on uuid within a day.
+# (Copies inside one batch are dropped by the writer before staging.)
+SELECT_STORED = """
+SELECT s.seq FROM events_staging s
+WHERE EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.project_id = s.project_id AND e.uuid = s.uuid::uuid
+      AND e."timestamp" BETWEEN s."timestamp" - INTERVAL '1 day'
+                            AND s."timestamp" + INTERVAL '1 day'
+)
+"""
 INSERT_EVENTS = """
 INSERT INTO events (project_id, uuid, event, distinct_id, person_id, "timestamp", properties)
-SELECT project_id, uuid, event, distinct_id, person_id, "timestamp", properties::jsonb
-FROM events_staging ORDER BY seq
+SELECT s.project_id, s.uuid::uuid, s.event, s.distinct_id, p.person_id::uuid, s."timestamp",
+       s.properties::jsonb
+FROM events_staging s JOIN events_staging_persons p USING (seq)
+ORDER BY s.seq
 ON CONFLICT DO NOTHING
 """
 # Without TimescaleDB the hourly rollup is a table, kept current with exactly the rows inserted.
@@ -57,21 +66,24 @@ ON CONFLICT (project_id, event, hour) DO UPDATE SET count = events_hourly.count 
 """
 
 
-async def already_stored(
-    conn: Conn, project_ids: list[int], uuids: list[str], timestamps: list[datetime]
-) -> set[tuple[int, str]]:
-    cur = await conn.execute(SELECT_STORED, (project_ids, uuids, timestamps))
-    return {(int(pid), str(u)) for pid, u in await cur.fetchall()}
-
-
-async def store(conn: Conn, rows: list[tuple[Any, ...]], *, rollup_table: bool) -> None:
-    """Binary COPY into the session's staging table, then one INSERT into ``events``."""
-    if not rows:
-        return
+async def stage(conn: Conn, rows: list[tuple[Any, ...]]) -> set[int]:
+    """Stage candidate rows; return the seqs of those already stored (to be skipped)."""
     await conn.execute(CREATE_STAGING)
     async with conn.cursor().copy(COPY_STAGING) as copy:
         copy.set_types(STAGING_TYPES)
         for row in rows:
+            await copy.write_row(row)
+    cur = await conn.execute(SELECT_STORED)
+    return {int(r[0]) for r in await cur.fetchall()}
+
+
+async def store(conn: Conn, persons: list[tuple[int, str]], *, rollup_table: bool) -> None:
+    """Insert the staged rows that have a person (the fresh ones) into ``events``."""
+    if not persons:
+        return
+    async with conn.cursor().copy(COPY_PERSONS) as copy:
+        copy.set_types(PERSONS_TYPES)
+        for row in persons:
             await copy.write_row(row)
     await conn.execute(INSERT_EVENTS_AND_ROLLUP if rollup_table else INSERT_EVENTS)
 
@@ -114,7 +126,7 @@ async def drop_partition(conn: Conn, name: str) -> None:
 class PersonRow(msgspec.Struct, frozen=True):
     distinct_id: str
     person_id: str
-    properties: dict[str, Any]
+    properties_json: str
     is_identified: bool
     created_at: datetime
     version: int
@@ -122,7 +134,7 @@ class PersonRow(msgspec.Struct, frozen=True):
 
 LOCK_PERSONS = "SELECT pg_advisory_xact_lock(0x0DEF9E50, %s::int4)"
 LOAD_PERSONS = """
-SELECT d.distinct_id, p.id::text, p.properties, p.is_identified, p.created_at, p.version
+SELECT d.distinct_id, p.id::text, p.properties::text, p.is_identified, p.created_at, p.version
 FROM person_distinct_ids d JOIN persons p ON p.id = d.person_id
 WHERE d.project_id = %s AND d.distinct_id = ANY(%s)
 """
