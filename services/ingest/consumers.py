@@ -58,7 +58,9 @@ _PERSON_MARKERS = re.compile(rb'"\$(?:set|unset|anon_distinct_id|group_)|"alias"
 
 def _person_props(ev: _WireEvent) -> dict[str, Any]:
     raw = bytes(ev.properties)
-    if ev.event.startswith("$") or _PERSON_MARKERS.search(raw):
+    # The markers cover every property the projection reads ($identify without an anonymous id
+    # needs none), so $pageview and friends are not decoded.
+    if _PERSON_MARKERS.search(raw):
         decoded = msgspec.json.decode(raw)
         return decoded if isinstance(decoded, dict) else {}
     return {}
