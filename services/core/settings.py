@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -75,18 +76,23 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         env = os.environ if env is None else env
         known = set(cls.__struct_fields__)
         raw: dict[str, object] = {}
+        unknown: list[str] = []
         for key, value in env.items():
             if not key.startswith(PREFIX):
                 continue
             name = key[len(PREFIX) :].lower()
             if name and name not in known:
-                # A misspelt variable silently ignored is a setting that never took effect.
-                raise ConfigError(
-                    f"unknown setting {key}; known: "
-                    + ", ".join(PREFIX + f.upper() for f in cls.__struct_fields__)
-                )
-            if name and value != "":
+                unknown.append(key)
+            elif name and value != "":
                 raw[name] = value
+        if unknown:
+            # A misspelt variable would be a setting that silently never took effect. It is not
+            # fatal: shells and .env files also hold DEVFLOW_ variables meant for other tools.
+            print(
+                f"devflow: warning: ignoring unknown setting(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(PREFIX + f.upper() for f in cls.__struct_fields__)}",
+                file=sys.stderr,
+            )
         raw.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return msgspec.convert(raw, cls, strict=False)

@@ -137,3 +137,11 @@ def test_data_path_is_absolute() -> None:
     settings = Settings.from_env({"DEVFLOW_DATA_DIR": "some/relative/dir"})
     assert settings.data_path.is_absolute()
     assert settings.data_path.parts[-3:] == ("some", "relative", "dir")
+
+
+def test_an_unknown_variable_is_reported_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings.from_env({"DEVFLOW_PROT": "9000", "DEVFLOW_PORT": "9001"})
+    assert settings.port == 9001
+    err = capsys.readouterr().err
+    assert "DEVFLOW_PROT" in err
+    assert "DEVFLOW_PORT" in err  # the known names are listed
