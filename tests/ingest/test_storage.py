@@ -57,3 +57,27 @@ def test_ready_reports_the_storage_mode(server: Server) -> None:
     body = httpx.get(f"{server.url}/_ready").json()
     assert body["storage_mode"] == "partitioned"
     assert body["ready"] is True
+
+
+def test_retention_drops_expired_partitions(isolated_stack: Stack) -> None:
+    stack = isolated_stack
+    project = stack.project()
+    api = stack.serve(role="all", name="no-retention")
+    old = (datetime.now(UTC) - timedelta(days=100)).replace(microsecond=0)
+    body = {
+        "api_key": project.token,
+        "batch": [
+            {"event": "old", "distinct_id": "r", "timestamp": old.isoformat()},
+            {"event": "new", "distinct_id": "r"},
+        ],
+    }
+    assert httpx.post(f"{api.url}/batch", json=body).status_code == 200
+    wait_for(lambda: count_rows(stack.database_url, project.id) == 2)
+    api.process.kill()
+    # A writer with 30 days of retention drops the 100-day-old partition when it starts.
+    stack.serve(role="all", name="retention", DEVFLOW_EVENTS_RETENTION_DAYS="30")
+    wait_for(lambda: count_rows(stack.database_url, project.id) == 1)
+    with psycopg.connect(stack.database_url) as conn:
+        names = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables")}
+    assert f"events_p{old:%Y%m%d}" not in names
+    assert f"events_p{datetime.now(UTC):%Y%m%d}" in names
