@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     writer_max_deliver: int = 5
     writer_ack_wait_s: float = 30.0
     publish_timeout_s: float = 5.0
+    capture_ip: bool = True
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
     service_name: str = "devflow"

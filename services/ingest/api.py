@@ -46,6 +46,7 @@ async def _capture(request: Request[Any, Any, Any]) -> Response[Any]:
             compression=q.get("compression"),
             sent_at_ms=q.get("_"),
             query_token=q.get("token") or q.get("api_key"),
+            client_ip=None if q.get("ip") == "0" else _client_ip(request),
         ),
     )
     if result.errors:
@@ -62,6 +63,12 @@ async def _capture(request: Request[Any, Any, Any]) -> Response[Any]:
     if q.get("beacon") == "1":
         return Response(b"", status_code=204)
     return Response(_ACCEPTED, status_code=200)
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str | None:
+    # Behind the reverse proxy (compose), the client is the first X-Forwarded-For entry.
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    return forwarded or (request.client.host if request.client else None)
 
 
 @get("/api/events")

@@ -42,6 +42,8 @@ class CaptureRequest:
     compression: str | None
     sent_at_ms: str | None
     query_token: str | None
+    # The client's address for ``$ip``; None when the client asked not to record it (ip=0).
+    client_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
     project_id = await ctx.projects.by_token(token)
     if project_id is None:
         raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
+    if req.client_ip and ctx.settings.capture_ip:
+        # As PostHog does: the address the event came from, unless the SDK already set one.
+        for event in parsed.events:
+            event.properties.setdefault("$ip", req.client_ip)
     if parsed.events:
         await publish_events(ctx, project_id, now, parsed.events)
     metrics.EVENTS_ACCEPTED.inc(len(parsed.events))

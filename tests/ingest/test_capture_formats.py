@@ -70,7 +70,11 @@ def test_every_capture_path_accepts_an_event(
     assert event["event"] == f"hit {path}"
     assert event["distinct_id"] == "user-1"
     assert _ts(event) == datetime.fromisoformat(ts)
-    assert event["properties"] == {"nested": {"list": [1, "two", None, True]}, "n": 1.5}
+    assert event["properties"] == {
+        "nested": {"list": [1, "two", None, True]},
+        "n": 1.5,
+        "$ip": "127.0.0.1",
+    }
     assert uuid.UUID(event["person_id"])
 
 
@@ -186,7 +190,7 @@ def test_legacy_form_encoded_data(
     [event] = _stored(server, project, 1)
     assert event["event"] == "form ✓"
     assert event["distinct_id"] == "f"
-    assert event["properties"] == {"distinct_id": "f", "x": "ü"}
+    assert event["properties"] == {"distinct_id": "f", "x": "ü", "$ip": "127.0.0.1"}
 
 
 def test_clock_skew_is_corrected_from_sent_at(
@@ -355,3 +359,27 @@ def test_set_at_the_top_level_reaches_the_person(
     )
     assert res.status_code == 200, res.text
     assert res.json()["properties"] == {"plan": "pro", "first": "yes"}
+
+
+def test_ip_is_recorded_unless_given_or_refused(
+    server: Server, project: Any, http: httpx.Client
+) -> None:
+    def send(event: str, params: dict[str, str], headers: dict[str, str], **props: Any) -> None:
+        body = {"api_key": project.token, "event": event, "distinct_id": "ip", "properties": props}
+        res = http.post("/capture", json=body, params=params, headers=headers)
+        assert res.status_code == 200, res.text
+
+    send("direct", {}, {})
+    send("proxied", {}, {"X-Forwarded-For": "203.0.113.7, 10.0.0.1"})
+    send("own", {}, {}, **{"$ip": "198.51.100.1"})
+    send("refused", {"ip": "0"}, {})
+    events = wait_for(
+        lambda: (e := all_events(server.url, project.secret_key)) and len(e) == 4 and e
+    )
+    ips = {e["event"]: e["properties"].get("$ip") for e in events}
+    assert ips == {
+        "direct": "127.0.0.1",
+        "proxied": "203.0.113.7",
+        "own": "198.51.100.1",
+        "refused": None,
+    }
