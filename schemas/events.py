@@ -26,6 +26,3 @@ class EventBatch(
     project_id: int
     received_at: datetime
     events: list[CapturedEvent]
-
-
-EventsMessage = EventBatch

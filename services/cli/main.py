@@ -17,7 +17,7 @@ import psycopg
 
 from services.cli import embedded, registry, runstate
 from services.core import logs, telemetry
-from services.core.db import redact
+from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
 from services.core.migrate import migrate
 from services.core.projects import create_project, list_projects
@@ -154,7 +154,7 @@ def _servers(settings: Settings, data_dir: Path, started: float) -> Iterator[tup
             pg = embedded.EmbeddedPostgres(data_dir)
             db_url = pg.start()
         else:
-            _check_db(db_url)
+            check_reachable_sync(db_url)
         nats_url = settings.nats_url
         if nats_url is None:
             _progress("starting embedded NATS with JetStream", started)
@@ -216,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.database_url or not settings.nats_url:
         raise ConfigError("devflow run needs DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL")
     services = registry.load(args.services)
-    _check_db(settings.database_url)
+    check_reachable_sync(settings.database_url)
     started = time.monotonic()
     if args.role == "worker" and args.port is None:
         _run_headless(settings, services)
@@ -227,20 +227,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_db(url: str) -> None:
-    try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise StartupError(f"cannot reach the database at {redact(url)}: {reason}") from None
-
-
 @contextlib.contextmanager
 def _database(args: argparse.Namespace) -> Iterator[str]:
     """The database of DEVFLOW_DATABASE_URL, of the running `devflow up`, or a temporary one."""
     settings = _settings(args)
     if settings.database_url:
-        _check_db(settings.database_url)
+        check_reachable_sync(settings.database_url)
         yield settings.database_url
         return
     state = runstate.read(settings.data_path)

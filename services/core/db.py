@@ -11,13 +11,29 @@ from services.core.errors import StartupError
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
 
 
+def first_line(exc: BaseException) -> str:
+    """The gist of a driver error, for one-line messages."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def unreachable(url: str, exc: BaseException) -> StartupError:
+    return StartupError(f"cannot reach the database at {redact(url)}: {first_line(exc)}")
+
+
+def check_reachable_sync(url: str, timeout_s: float = 5.0) -> None:
+    """Open one connection or raise :class:`StartupError` saying why."""
+    try:
+        psycopg.connect(url, connect_timeout=max(1, int(timeout_s))).close()
+    except psycopg.OperationalError as exc:
+        raise unreachable(url, exc) from None
+
+
 async def check_reachable(url: str, timeout_s: float = 5.0) -> None:
     """Open one connection or raise :class:`StartupError` saying why."""
     try:
         conn = await psycopg.AsyncConnection.connect(url, connect_timeout=max(1, int(timeout_s)))
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StartupError(f"cannot reach the database at {redact(url)}: {reason}") from None
+        raise unreachable(url, exc) from None
     await conn.close()
 
 

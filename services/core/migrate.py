@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import psycopg
 
+from services.core.db import first_line
 from services.core.errors import StartupError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -81,9 +82,8 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                             INSERT_APPLIED, (migration.version, migration.name, migration.checksum)
                         )
                 except psycopg.Error as exc:
-                    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     raise StartupError(
-                        f"migration {migration.name} failed and was rolled back: {reason}"
+                        f"migration {migration.name} failed and was rolled back: {first_line(exc)}"
                     ) from None
                 applied_now.append(migration.name)
         finally:
