@@ -60,6 +60,8 @@ class ConsumerSpec:
     handler: Handler
     filter_subject: str | None = None
     batch: int = 64
+    # Batches handled at once. Above 1 the handler must cope with overlapping calls itself.
+    concurrency: int = 1
     max_deliver: int = 5
     ack_wait_s: float = 30.0
     backoff_s: list[float] = field(default_factory=lambda: [0.5, 2.0, 8.0, 30.0])
@@ -174,24 +176,42 @@ class Bus:
         self._tasks.append(asyncio.create_task(self._consume(spec, sub), name=spec.durable))
 
     async def _consume(self, spec: ConsumerSpec, sub: JetStreamContext.PullSubscription) -> None:
-        while not self._stopping.is_set():
-            try:
-                msgs = await sub.fetch(batch=spec.batch, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # disconnected, server restarting: wait and fetch again
-                log.warning("fetch from %s failed: %s", spec.durable, exc)
-                await asyncio.sleep(0.5)
-                continue
-            if not msgs:
-                continue  # nats-py returns an empty batch right after a reconnect
-            try:
-                await self._handle(spec, msgs)
-            except Exception:
-                # Never let the loop die: unacked messages are redelivered after the ack wait.
-                log.exception("consumer %s failed to process a batch", spec.durable)
+        slots = asyncio.Semaphore(spec.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping.is_set():
+                await slots.acquire()
+                msgs = await self._fetch(spec, sub)
+                if not msgs:
+                    slots.release()
+                    continue
+                task = asyncio.create_task(self._handle_guarded(spec, msgs))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            if running:
+                await asyncio.wait(running)
+
+    async def _fetch(self, spec: ConsumerSpec, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        try:
+            # nats-py returns an empty batch right after a reconnect.
+            return list(await sub.fetch(batch=spec.batch, timeout=1.0))
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # disconnected, server restarting: wait and fetch again
+            log.warning("fetch from %s failed: %s", spec.durable, exc)
+            await asyncio.sleep(0.5)
+            return []
+
+    async def _handle_guarded(self, spec: ConsumerSpec, msgs: Sequence[Msg]) -> None:
+        try:
+            await self._handle(spec, msgs)
+        except Exception:
+            # Never let the loop die: unacked messages are redelivered after the ack wait.
+            log.exception("consumer %s failed to process a batch", spec.durable)
 
     async def _handle(self, spec: ConsumerSpec, msgs: Sequence[Msg]) -> None:
         try:

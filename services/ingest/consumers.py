@@ -71,8 +71,26 @@ class Writer:
         self.ctx = ctx
         self.partitions = partitions
         self.rollup_table = ctx.storage_mode != "timescaledb"
+        # Two batches are in flight at once (see writer_consumers); this chain makes their
+        # persons updates run in the order the batches were fetched.
+        self._persons_turn: asyncio.Future[None] | None = None
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
+        previous = self._persons_turn
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._persons_turn = mine
+        try:
+            await self._handle(msgs, previous, mine)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
+
+    async def _handle(
+        self,
+        msgs: Sequence[Msg],
+        previous: asyncio.Future[None] | None,
+        done: asyncio.Future[None],
+    ) -> None:
         batches: list[_WireBatch] = []
         for msg in msgs:
             try:
@@ -91,8 +109,13 @@ class Writer:
         async with self.ctx.pool.connection() as conn, conn.transaction():
             stored = await repo.stage(conn, rows)
             fresh = [(seq, pid, e) for seq, (pid, e) in enumerate(events) if seq not in stored]
+            if previous is not None:
+                # The earlier batch has run its persons step and holds the projection lock until
+                # it commits; ours queues behind it.
+                await asyncio.shield(previous)
             person_rows: list[tuple[int, str]] = []
-            for project_id, group in _by_project(fresh).items():
+            # Projects in a fixed order, so writers never take their locks in opposite orders.
+            for project_id, group in sorted(_by_project(fresh).items()):
                 outcome = await persons.apply(
                     conn,
                     project_id,
@@ -103,6 +126,7 @@ class Writer:
                 )
                 person_rows += zip((seq for seq, _ in group), outcome.person_ids, strict=True)
                 messages += outcome.messages
+            done.set_result(None)  # the next batch may now queue for the lock
             await repo.store(conn, person_rows, rollup_table=self.rollup_table)
         metrics.EVENTS_WRITTEN.inc(len(fresh))
         metrics.EVENTS_DUPLICATE.inc(len(events) - len(fresh))
@@ -158,6 +182,8 @@ def writer_consumers(ctx: Context, writer: Writer) -> list[ConsumerSpec]:
             filter_subject="events.>",
             handler=writer.handle,
             batch=ctx.settings.writer_fetch_batch,
+            # While one batch is in PostgreSQL, the next is decoded and staged.
+            concurrency=2,
             max_deliver=ctx.settings.writer_max_deliver,
             ack_wait_s=ctx.settings.writer_ack_wait_s,
         )
