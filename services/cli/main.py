@@ -19,7 +19,7 @@ from services.cli import embedded, registry, runstate
 from services.core import logs, telemetry
 from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
-from services.core.migrate import migrate
+from services.core.migrate import migrate, pending
 from services.core.projects import create_project, list_projects
 from services.core.settings import Settings
 
@@ -217,6 +217,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("devflow run needs DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL")
     services = registry.load(args.services)
     check_reachable_sync(settings.database_url)
+    waiting = pending(settings.database_url)
+    if waiting:
+        raise StartupError(
+            f"the database lacks {len(waiting)} migration(s) ({', '.join(waiting)}): "
+            "run `devflow migrate` first"
+        )
     started = time.monotonic()
     if args.role == "worker" and args.port is None:
         _run_headless(settings, services)

@@ -56,6 +56,16 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+def pending(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Names of the migrations not applied to the database at ``url`` yet."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
+            applied: set[int] = set()
+        else:
+            applied = {int(r[0]) for r in conn.execute(SELECT_APPLIED).fetchall()}
+    return [m.name for m in discover(directory) if m.version not in applied]
+
+
 def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending migrations; return the names applied. Safe to run from several processes."""
     migrations = discover(directory)

@@ -6,9 +6,11 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from services.core import db
 from services.core.bus import CORE_STREAMS, Bus
-from services.core.errors import ConfigError
+from services.core.errors import ConfigError, StartupError
 from services.core.projects import ProjectDirectory
 from services.core.service import Context, Service
 
@@ -34,8 +36,13 @@ async def running(
         raise ConfigError("DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL must be set")
     pool = await db.open_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
     try:
-        async with pool.connection() as conn:
-            row = await (await conn.execute(SELECT_MODE)).fetchone()
+        try:
+            async with pool.connection() as conn:
+                row = await (await conn.execute(SELECT_MODE)).fetchone()
+        except psycopg.errors.UndefinedTable:
+            raise StartupError(
+                "the database is not migrated: run `devflow migrate` first"
+            ) from None
         bus = await Bus.connect(settings.nats_url, name=f"{settings.service_name}-{role}")
         try:
             await bus.ensure_streams([*CORE_STREAMS, *(s for svc in services for s in svc.streams)])
@@ -44,7 +51,7 @@ async def running(
                 pool=pool,
                 bus=bus,
                 projects=ProjectDirectory(pool),
-                storage_mode=str(row[0]) if row else "unmigrated",
+                storage_mode=str(row[0]) if row else "unknown",
                 role=role,
             )
             async with contextlib.AsyncExitStack() as stack:

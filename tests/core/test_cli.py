@@ -254,3 +254,12 @@ def test_schemas_export_writes_the_committed_files(tmp_path: Path) -> None:
     for name in written:
         assert (out / name).read_bytes() == (committed / name).read_bytes(), name
     assert len(result.stdout.splitlines()) == len(written)
+
+
+def test_run_on_an_unmigrated_database_says_to_migrate(
+    tmp_path: Path, stack: Stack, servers: Servers
+) -> None:
+    env = {"DEVFLOW_DATABASE_URL": new_database(servers.pg_url), "DEVFLOW_NATS_URL": stack.nats_url}
+    assert_one_line_error(
+        devflow("run", "ingest", cwd=tmp_path, env=env), "devflow migrate", "0001_projects.sql"
+    )
