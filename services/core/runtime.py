@@ -1,4 +1,5 @@
-"""Builds a process's :class:`Context` and runs the composed services' lifespans and consumers."""
+"""Builds a process's :class:`Context` and runs the composed services' lifespans, consumers and
+background jobs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import psycopg
 from services.core import db
 from services.core.bus import CORE_STREAMS, Bus
 from services.core.errors import ConfigError, StartupError
+from services.core.jobs import Jobs
 from services.core.projects import ProjectDirectory
 from services.core.service import Context, Service
 
@@ -29,7 +31,8 @@ SELECT_MODE = "SELECT value FROM platform_info WHERE key = 'storage_mode'"
 async def running(
     settings: Settings, services: Sequence[Service], role: str = "all"
 ) -> AsyncIterator[Context]:
-    """Open pool and bus, declare streams, start lifespans and (unless ``api``) consumers."""
+    """Open pool and bus, declare streams, start lifespans and (unless ``api``) consumers, the
+    job worker and the periodic scheduler. Every role can enqueue jobs."""
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}")
     if not settings.database_url or not settings.nats_url:
@@ -44,6 +47,7 @@ async def running(
                 "the database is not migrated: run `devflow migrate` first"
             ) from None
         bus = await Bus.connect(settings.nats_url, name=f"{settings.service_name}-{role}")
+        jobs = Jobs(pool, settings.database_url)
         try:
             await bus.ensure_streams([*CORE_STREAMS, *(s for svc in services for s in svc.streams)])
             ctx = Context(
@@ -52,8 +56,10 @@ async def running(
                 bus=bus,
                 projects=ProjectDirectory(pool),
                 storage_mode=str(row[0]) if row else "unknown",
+                jobs=jobs,
                 role=role,
             )
+            jobs.declare(job for svc in services for job in (svc.jobs(ctx) if svc.jobs else []))
             async with contextlib.AsyncExitStack() as stack:
                 for svc in services:
                     if svc.lifespan is not None:
@@ -62,6 +68,10 @@ async def running(
                     for svc in services:
                         for spec in svc.consumers(ctx) if svc.consumers else []:
                             await bus.start_consumer(spec)
+                    periodic = [
+                        p for svc in services for p in (svc.periodic(ctx) if svc.periodic else [])
+                    ]
+                    await jobs.start(ctx, periodic, threads=settings.jobs_threads)
                 log.info(
                     "services started",
                     extra={"services": [s.name for s in services], "role": role},
@@ -69,9 +79,12 @@ async def running(
                 try:
                     yield ctx
                 finally:
-                    # Consumers finish their batch and ack before the pool goes away.
+                    # Jobs and consumers finish what they hold (commit, then ack) while the pool
+                    # and the bus are still open.
+                    await jobs.stop()
                     await bus.close()
         finally:
+            await jobs.stop()
             await bus.close()
     finally:
         await pool.close()

@@ -1,4 +1,4 @@
-"""What a service is: a Router, its NATS streams and consumers, and its lifespan hooks."""
+"""What a service is: a Router, its NATS streams and consumers, its jobs, and its lifespan hooks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from services.core.bus import Bus, ConsumerSpec, StreamSpec
     from services.core.db import Pool
+    from services.core.jobs import Job, Jobs, Periodic
     from services.core.projects import ProjectDirectory
     from services.core.settings import Settings
 
@@ -25,6 +26,7 @@ class Context:
     bus: Bus
     projects: ProjectDirectory
     storage_mode: str
+    jobs: Jobs
     role: str = "all"
     # Objects a service shares between its lifespan and its consumers, keyed "<service>.<name>".
     state: dict[str, Any] = field(default_factory=dict)
@@ -40,3 +42,6 @@ class Service:
     streams: list[StreamSpec] = field(default_factory=list)
     consumers: Callable[[Context], list[ConsumerSpec]] | None = None
     lifespan: Lifespan | None = None
+    # Background jobs (dramatiq actors) and periodic jobs; see services.core.jobs.
+    jobs: Callable[[Context], list[Job]] | None = None
+    periodic: Callable[[Context], list[Periodic]] | None = None

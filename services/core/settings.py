@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     writer_ack_wait_s: float = 30.0
     publish_timeout_s: float = 5.0
     capture_ip: bool = True
+    jobs_threads: int = 2
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
     service_name: str = "devflow"
@@ -57,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         )
         _require(1 <= self.writer_fetch_batch <= 10_000, "writer_fetch_batch", "must be 1 to 10000")
         _require(self.writer_max_deliver >= 2, "writer_max_deliver", "must be >= 2")
+        _require(1 <= self.jobs_threads <= 64, "jobs_threads", "must be 1 to 64")
         for name in ("writer_ack_wait_s", "publish_timeout_s"):
             value = getattr(self, name)
             _require(math.isfinite(value) and value > 0, name, "must be a positive number")
