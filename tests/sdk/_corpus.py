@@ -335,8 +335,9 @@ def users(rng: random.Random, count: int) -> list[dict[str, Any]]:
         props = {k: _value(rng, k) for k in PERSON_KEYS if rng.random() < 0.8}
         if rng.random() < 0.03:
             props = {}
-        if rng.random() < 0.05:
-            props["$feature_enrollment/flag-3"] = rng.choice([True, "true", False])
+        for flag_id in range(1, 200):
+            if rng.random() < 0.1:
+                props[f"$feature_enrollment/flag-{flag_id}"] = rng.choice([True, "true", False, 1])
         groups: dict[str, Any] = {}
         group_props: dict[str, Any] = {}
         for name in GROUP_TYPES.values():
@@ -350,6 +351,7 @@ def users(rng: random.Random, count: int) -> list[dict[str, Any]]:
         out.append(
             {
                 "distinct_id": distinct_id,
+                "device_id": rng.choice([None, f"device-{n}", ""]),
                 "person": props,
                 "groups": groups,
                 "group_props": group_props,

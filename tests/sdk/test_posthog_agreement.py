@@ -14,10 +14,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from devflow_sdk.flags import FlagSet
 from posthog import Client
 from posthog.feature_flags import InconclusiveMatchError, RequiresServerEvaluation, match_property
 
-from devflow_sdk.flags import FlagSet
 from tests.sdk import _corpus
 
 SEED = 20240917
@@ -57,6 +57,7 @@ def _posthog(client: Client, flag: dict[str, Any], user: dict[str, Any]) -> tupl
             person_properties=user["person"],
             group_properties=user["group_props"],
             warn_on_unknown_groups=False,
+            device_id=user["device_id"],
         )
     except (InconclusiveMatchError, RequiresServerEvaluation):
         return INCONCLUSIVE, None
@@ -83,6 +84,7 @@ def test_engine_agrees_with_posthog_local_evaluation(
                 person_properties=user["person"],
                 groups=user["groups"],
                 group_properties=user["group_props"],
+                device_id=user["device_id"],
             )
             assert result is not None
             if result.inconclusive:
