@@ -41,6 +41,8 @@ SLOW_STOP_S = 3.0  # a graceful stop slower than this is worth a line in the out
 # consumer, as scaling out would; "all" is what `devflow up` does, one process.
 TOPOLOGIES: dict[str, tuple[str, ...]] = {
     "split": ("api", "worker"),
+    # Two API processes (one per core, as a load balancer would spread them) and a worker.
+    "api2": ("api", "api", "worker"),
     "split2": ("api", "worker", "worker"),
     "all": ("all",),
 }
@@ -76,12 +78,15 @@ class Platform:
 
     topology: str = "split"
     keep: bool = False
+    # The services every process runs (`devflow run <services>`).
+    services: tuple[str, ...] = ("ingest",)
     extra_env: dict[str, str] = field(default_factory=dict)
     workdir: Path = field(init=False)
     database_url: str = field(init=False, default="")
     nats_url: str = field(init=False, default="")
     project_id: int = field(init=False, default=0)
     token: str = field(init=False, default="")
+    secret_key: str = field(init=False, default="")
     children: list[Child] = field(init=False, default_factory=list)
     pg: EmbeddedPostgres | None = field(init=False, default=None)
     nats: EmbeddedNats | None = field(init=False, default=None)
@@ -123,6 +128,11 @@ class Platform:
         return next(c.url for c in self.children if c.url is not None)
 
     @property
+    def urls(self) -> list[str]:
+        """Every HTTP API process's base URL."""
+        return [c.url for c in self.children if c.url is not None]
+
+    @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
@@ -155,6 +165,7 @@ class Platform:
         with psycopg.connect(self.database_url) as conn:
             project = create_project(conn, "benchmark")
         self.project_id, self.token = project.id, project.token
+        self.secret_key = project.secret_key
         for role in TOPOLOGIES[self.topology]:
             same = sum(c.role == role for c in self.children)
             self.children.append(self._spawn(role, f"{role}-{same + 1}" if same else role))
@@ -169,7 +180,7 @@ class Platform:
             DEVFLOW_LOG_LEVEL="WARNING",
             **self.extra_env,
         )
-        args = [sys.executable, "-m", "services.cli.main", "run", "ingest", "--role", role]
+        args = [sys.executable, "-m", "services.cli.main", "run", *self.services, "--role", role]
         url = None
         if role != "worker":
             port = free_port()

@@ -102,17 +102,26 @@ class Stack:
         self.processes.append(proc)
         return proc
 
-    def serve(self, *, role: str = "all", name: str = "api", **extra_env: str) -> Server:
+    def serve(
+        self,
+        *,
+        role: str = "all",
+        name: str = "api",
+        services: tuple[str, ...] = ("ingest",),
+        **extra_env: str,
+    ) -> Server:
         port = free_port()
         proc = self.spawn(
-            "run", "ingest", "--role", role, "--port", str(port), name=name, **extra_env
+            "run", *services, "--role", role, "--port", str(port), name=name, **extra_env
         )
         server = Server(f"http://127.0.0.1:{port}", proc)
         server.wait_ready()
         return server
 
-    def worker(self, *, name: str = "worker", **extra_env: str) -> Process:
-        return self.spawn("run", "ingest", "--role", "worker", name=name, **extra_env)
+    def worker(
+        self, *, name: str = "worker", services: tuple[str, ...] = ("ingest",), **extra_env: str
+    ) -> Process:
+        return self.spawn("run", *services, "--role", "worker", name=name, **extra_env)
 
     def project(self, name: str = "test") -> Any:
         with psycopg.connect(self.database_url) as conn:

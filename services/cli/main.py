@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psycopg
@@ -82,6 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--data-dir", default=None)
     lst.set_defaults(func=cmd_project_list)
+
+    rebuild = sub.add_parser(
+        "rebuild", help="recompute a projection from its log; reports what differed"
+    )
+    rebuild.add_argument("projection", choices=sorted(registry.REBUILDABLE))
+    rebuild.add_argument("--project", type=int, default=None, help="one project (default all)")
+    rebuild.add_argument(
+        "--check", action="store_true", help="only compare; exit 1 when the live state differs"
+    )
+    rebuild.add_argument("--data-dir", default=None)
+    rebuild.set_defaults(func=cmd_rebuild)
 
     schemas = sub.add_parser("schemas", help="wire contracts")
     ssub = schemas.add_subparsers(required=True, metavar="ACTION")
@@ -287,6 +299,22 @@ def cmd_project_list(args: argparse.Namespace) -> int:
     for p in projects:
         print(f"{p.id:>4}  {p.name:<30}  token {p.token}  secret {p.secret_key}")
     return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    module = importlib.import_module(registry.REBUILDABLE[args.projection])
+
+    async def run(url: str) -> Any:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await module.rebuild(conn, args.project, apply=not args.check)
+
+    with _database(args) as url:
+        report = asyncio.run(run(url))
+    for name in report.differences:
+        print(f"{'differs' if args.check else 'rebuilt'}: {name}")
+    verdict = "equals" if not report.differences else "differed from"
+    print(f"{args.projection}: {report.flags} rows; the live projection {verdict} the log")
+    return 1 if args.check and report.differences else 0
 
 
 def cmd_schemas_export(args: argparse.Namespace) -> int:

@@ -10,7 +10,9 @@ from services.core.errors import ConfigError
 if TYPE_CHECKING:
     from services.core.service import Service
 
-AVAILABLE = {"ingest": "services.ingest"}
+AVAILABLE = {"ingest": "services.ingest", "flags": "services.flags"}
+# Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
+REBUILDABLE = {"flags": "services.flags.rebuild"}
 
 
 def load(names: list[str]) -> list[Service]:

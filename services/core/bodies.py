@@ -1,4 +1,4 @@
-"""Turn a capture request body into JSON bytes: gzip, base64 form posts, size limits.
+"""Turn a request body from a PostHog SDK into JSON bytes: gzip, base64 form posts, size limits.
 
 PostHog SDKs send bodies several ways: plain JSON; gzip announced by ``Content-Encoding`` or
 ``?compression=gzip-js``; gzip announced by nothing at all (we sniff the magic bytes); and the
@@ -14,7 +14,16 @@ import zlib
 from urllib.parse import parse_qs
 
 from schemas.api import FieldError
-from services.ingest.errors import CaptureTooLarge, InvalidCapture
+from services.core.errors import DomainError, PayloadTooLarge
+
+
+class InvalidBody(DomainError):
+    title = "Invalid request body"
+
+
+class BodyTooLarge(PayloadTooLarge):
+    title = "Request body too large"
+
 
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
@@ -28,19 +37,19 @@ _MAX_FORM_FIELDS = 64
 def decode_body(
     body: bytes, content_encoding: str, content_type: str, compression: str | None
 ) -> bytes:
-    """Return the JSON payload of a capture request, or raise a 4xx error saying why not."""
+    """Return the JSON payload of a request, or raise a 4xx error saying why not."""
     if not body:
-        raise InvalidCapture("the request body is empty", [FieldError("body", "empty")])
+        raise InvalidBody("the request body is empty", [FieldError("body", "empty")])
     compression = (compression or "").lower() or None
     if compression not in (None, "gzip", "gzip-js", "base64"):
-        raise InvalidCapture(
+        raise InvalidBody(
             f"unsupported compression {compression!r}",
             [FieldError("compression", "must be gzip, gzip-js or base64")],
         )
     codings = [c.strip() for c in content_encoding.lower().split(",")]
     codings = [c for c in codings if c not in _IDENTITY]
     if len(codings) > 1 or (codings and codings[0] not in _INFLATABLE):
-        raise InvalidCapture(
+        raise InvalidBody(
             f"unsupported Content-Encoding {content_encoding!r}",
             [FieldError("Content-Encoding", "must be gzip or deflate")],
         )
@@ -66,13 +75,13 @@ def gunzip(body: bytes) -> bytes:
     try:
         out = inflater.decompress(body, MAX_REQUEST_BYTES + 1)
     except zlib.error as exc:
-        raise InvalidCapture(
+        raise InvalidBody(
             "the body is not valid gzip", [FieldError("body", f"gzip: {exc}")]
         ) from None
     if len(out) > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
         raise _too_large()
     if not inflater.eof:
-        raise InvalidCapture("the gzip body is truncated", [FieldError("body", "truncated gzip")])
+        raise InvalidBody("the gzip body is truncated", [FieldError("body", "truncated gzip")])
     return out
 
 
@@ -87,13 +96,13 @@ def _form_data(body: bytes) -> bytes:
             encoding="latin-1",
         )
     except ValueError:
-        raise InvalidCapture(
+        raise InvalidBody(
             "the form has too many fields",
             [FieldError("body", f"more than {_MAX_FORM_FIELDS} form fields")],
         ) from None
     values = form.get("data")
     if not values:
-        raise InvalidCapture("the form has no data field", [FieldError("data", "missing")])
+        raise InvalidBody("the form has no data field", [FieldError("data", "missing")])
     raw = values[0].encode("latin-1")
     if raw[:1] in (b"{", b"["):
         return raw
@@ -107,13 +116,13 @@ def _b64(raw: bytes, field: str) -> bytes:
     try:
         return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidCapture(
+        raise InvalidBody(
             f"{field} is not valid base64", [FieldError(field, "invalid base64")]
         ) from None
 
 
-def _too_large() -> CaptureTooLarge:
-    return CaptureTooLarge(
+def _too_large() -> BodyTooLarge:
+    return BodyTooLarge(
         f"the request exceeds {MAX_REQUEST_BYTES} bytes after decompression",
         [FieldError("body", f"larger than {MAX_REQUEST_BYTES} bytes")],
     )

@@ -160,6 +160,23 @@ class Bus:
                 headers={"Retry-After": "2"},
             ) from None
 
+    async def subscribe(
+        self, subject: str, handler: Callable[[str, bytes], Awaitable[None]]
+    ) -> None:
+        """A plain (non-durable) subscription: every process gets every message while connected.
+
+        For fan-out of notifications (cache invalidation, live streams), not for data that must
+        not be missed; pair it with a periodic check of the durable state.
+        """
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                await handler(msg.subject, msg.data)
+            except Exception:
+                log.exception("subscription handler failed on %s", msg.subject)
+
+        await self.nc.subscribe(subject, cb=on_message)
+
     async def start_consumer(self, spec: ConsumerSpec) -> None:
         config = api.ConsumerConfig(
             durable_name=spec.durable,

@@ -1,0 +1,35 @@
+"""Flags: event-sourced feature flags, PostHog-compatible evaluation, live definitions."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from services.core.service import Context, Service
+from services.flags.api import HUB, router
+from services.flags.consumers import consumers
+from services.flags.definitions import Hub
+from services.flags.tasks import jobs, periodic
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(ctx: Context) -> AsyncIterator[None]:
+    hub = ctx.state[HUB] = Hub(ctx)
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
+
+
+SERVICE = Service(
+    name="flags",
+    router=router,
+    consumers=consumers,
+    lifespan=_lifespan,
+    jobs=jobs,
+    periodic=periodic,
+)

@@ -1,0 +1,380 @@
+"""HTTP API of the flags service: admin CRUD, evaluation, local-evaluation definitions, SSE."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, patch, post, put
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from schemas.api import FieldError
+from schemas.flags import (
+    CohortList,
+    CohortOut,
+    FlagHistory,
+    FlagList,
+    FlagOut,
+    GroupTypeList,
+    GroupTypeOut,
+    ScheduleList,
+    ScheduleOut,
+)
+from services.core.auth import require_secret_key
+from services.core.errors import PayloadTooLarge
+from services.core.http import ctx_of
+from services.flags import cohorts, evaluation, service
+from services.flags.definitions import CLOSED, Hub, Snapshot
+from services.flags.errors import FlagNotFound, InvalidRequest, InvalidToken
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from devflow_sdk.flags import Evaluation
+
+_json = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+MAX_ADMIN_BODY = 1024 * 1024
+MAX_COHORT_BODY = 16 * 1024 * 1024
+KEEPALIVE_S = 15.0
+JSON = "application/json"
+HUB = "flags.hub"
+
+Req = Request[Any, Any, Any]
+
+
+def hub_of(request: Req) -> Hub:
+    hub: Hub = ctx_of(request).state[HUB]
+    return hub
+
+
+async def _json_body(request: Req, limit: int = MAX_ADMIN_BODY) -> Any:
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(
+            f"the body exceeds {limit} bytes", [FieldError("body", f"larger than {limit} bytes")]
+        )
+    if not body:
+        raise InvalidRequest("the body is empty", [FieldError("body", "empty")])
+    try:
+        return _json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest("the body is not valid JSON", [FieldError("body", str(exc))]) from None
+
+
+def _actor(request: Req) -> str:
+    # Who made a change, as the caller names it (a user's email from an admin UI); the secret
+    # key proves the right to change, not the person.
+    actor = request.headers.get("x-devflow-actor", "").strip()[:200]
+    return actor or "api"
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            "as_of is not a date-time", [FieldError("as_of", "expected ISO 8601")]
+        ) from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _etagged(flag: FlagOut) -> Response[FlagOut]:
+    return Response(flag, headers={"ETag": f'"{flag.version}"'})
+
+
+# --- admin: flags ---------------------------------------------------------------------------
+
+
+@get("/api/feature_flags")
+async def list_flags(request: Req, archived: bool = False, as_of: str | None = None) -> FlagList:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    moment = _as_of(as_of)
+    if moment is not None:
+        flags = await service.flags_as_of(ctx, project_id, moment)
+        return FlagList(results=flags, count=len(flags))
+    return await service.list_flags(ctx, project_id, archived=archived)
+
+
+@post("/api/feature_flags", status_code=201)
+async def create_flag(request: Req) -> Response[FlagOut]:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    flag = await service.create_flag(ctx, project_id, await _json_body(request), _actor(request))
+    return Response(flag, status_code=201, headers={"ETag": f'"{flag.version}"'})
+
+
+@get("/api/feature_flags/{key:str}")
+async def get_flag(request: Req, key: str, as_of: str | None = None) -> Response[FlagOut]:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    moment = _as_of(as_of)
+    if moment is None:
+        return _etagged(await service.get_flag(ctx, project_id, key))
+    found = await service.flags_as_of(ctx, project_id, moment, key)
+    if not found:
+        raise FlagNotFound(
+            f"flag {key!r} did not exist (or was archived) at {moment.isoformat()}",
+            [FieldError("as_of", "no definition in force then")],
+        )
+    return _etagged(found[0])
+
+
+@patch("/api/feature_flags/{key:str}")
+async def update_flag(request: Req, key: str) -> Response[FlagOut]:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    flag = await service.update_flag(
+        ctx,
+        project_id,
+        key,
+        await _json_body(request),
+        expected_version=service.parse_if_match(request.headers.get("if-match")),
+        actor=_actor(request),
+    )
+    return _etagged(flag)
+
+
+@delete("/api/feature_flags/{key:str}", status_code=200)
+async def archive_flag(request: Req, key: str, reason: str = "") -> Response[FlagOut]:
+    return await _set_archived(request, key, archived=True, reason=reason)
+
+
+@post("/api/feature_flags/{key:str}/restore", status_code=200)
+async def restore_flag(request: Req, key: str, reason: str = "") -> Response[FlagOut]:
+    return await _set_archived(request, key, archived=False, reason=reason)
+
+
+async def _set_archived(
+    request: Req, key: str, *, archived: bool, reason: str
+) -> Response[FlagOut]:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    flag = await service.set_archived(
+        ctx,
+        project_id,
+        key,
+        archived=archived,
+        expected_version=service.parse_if_match(request.headers.get("if-match")),
+        actor=_actor(request),
+        reason=reason[:1000],
+    )
+    return _etagged(flag)
+
+
+@get("/api/feature_flags/{key:str}/history")
+async def flag_history(request: Req, key: str) -> FlagHistory:
+    ctx = ctx_of(request)
+    return await service.history(ctx, await require_secret_key(request, ctx), key)
+
+
+@get("/api/feature_flags/{key:str}/schedules")
+async def list_schedules(request: Req, key: str) -> ScheduleList:
+    ctx = ctx_of(request)
+    return await service.list_schedules(ctx, await require_secret_key(request, ctx), key)
+
+
+@post("/api/feature_flags/{key:str}/schedules", status_code=201)
+async def create_schedule(request: Req, key: str) -> ScheduleOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    body = await _json_body(request)
+    return await service.create_schedule(ctx, project_id, key, body, _actor(request))
+
+
+@delete("/api/feature_flags/{key:str}/schedules/{schedule_id:int}", status_code=200)
+async def cancel_schedule(request: Req, key: str, schedule_id: int) -> ScheduleOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    return await service.cancel_schedule(ctx, project_id, key, schedule_id)
+
+
+# --- admin: cohorts and group types ---------------------------------------------------------
+
+
+@get("/api/cohorts")
+async def list_cohorts(request: Req) -> CohortList:
+    ctx = ctx_of(request)
+    return await cohorts.list_cohorts(ctx, await require_secret_key(request, ctx))
+
+
+@post("/api/cohorts", status_code=201)
+async def create_cohort(request: Req) -> CohortOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    return await cohorts.create_cohort(ctx, project_id, await _json_body(request, MAX_COHORT_BODY))
+
+
+@get("/api/cohorts/{cohort_id:int}")
+async def get_cohort(request: Req, cohort_id: int) -> CohortOut:
+    ctx = ctx_of(request)
+    return await cohorts.get_cohort(ctx, await require_secret_key(request, ctx), cohort_id)
+
+
+@patch("/api/cohorts/{cohort_id:int}")
+async def update_cohort(request: Req, cohort_id: int) -> CohortOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    body = await _json_body(request, MAX_COHORT_BODY)
+    return await cohorts.update_cohort(ctx, project_id, cohort_id, body)
+
+
+@delete("/api/cohorts/{cohort_id:int}", status_code=204)
+async def delete_cohort(request: Req, cohort_id: int) -> None:
+    ctx = ctx_of(request)
+    await cohorts.delete_cohort(ctx, await require_secret_key(request, ctx), cohort_id)
+
+
+@get("/api/group_types")
+async def list_group_types(request: Req) -> GroupTypeList:
+    ctx = ctx_of(request)
+    return await cohorts.list_group_types(ctx, await require_secret_key(request, ctx))
+
+
+@put("/api/group_types/{index:int}")
+async def set_group_type(request: Req, index: int) -> GroupTypeOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    return await cohorts.set_group_type(ctx, project_id, index, await _json_body(request))
+
+
+# --- evaluation (public token) --------------------------------------------------------------
+
+
+async def _evaluate(request: Req) -> dict[str, Evaluation]:
+    q = request.query_params
+    req = evaluation.parse_request(
+        await request.body(),
+        content_encoding=request.headers.get("content-encoding", ""),
+        content_type=request.headers.get("content-type", ""),
+        compression=q.get("compression"),
+        query_token=q.get("token") or q.get("api_key"),
+    )
+    _, results = await evaluation.evaluate(ctx_of(request), hub_of(request), req)
+    return results
+
+
+@post(["/flags", "/flags/"], status_code=200)
+async def flags(request: Req) -> Response[bytes]:
+    v = request.query_params.get("v", "2")
+    if v not in ("1", "2", "3", "4"):
+        raise InvalidRequest("unsupported version", [FieldError("v", "must be 2, 3 or 4")])
+    results = await _evaluate(request)
+    if v == "1":
+        body = _encoder.encode(evaluation.decide_response(results))
+    else:
+        body = _encoder.encode(evaluation.flags_response(results))
+    return Response(body, media_type=JSON)
+
+
+@post(["/decide", "/decide/"], status_code=200)
+async def decide(request: Req) -> Response[bytes]:
+    results = await _evaluate(request)
+    return Response(_encoder.encode(evaluation.decide_response(results)), media_type=JSON)
+
+
+# --- local evaluation (secret key) ----------------------------------------------------------
+
+
+async def _definitions_project(request: Req) -> int:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    token = request.query_params.get("token")
+    if token is not None and await ctx.projects.by_token(token) != project_id:
+        raise InvalidToken(
+            "the token is not the secret key's project",
+            [FieldError("token", "does not match the secret key")],
+        )
+    return project_id
+
+
+@get(
+    [
+        "/flags/definitions",
+        "/flags/definitions/",
+        "/api/feature_flag/local_evaluation",
+        "/api/feature_flag/local_evaluation/",
+    ]
+)
+async def definitions(request: Req) -> Response[bytes]:
+    project_id = await _definitions_project(request)
+    snapshot = await hub_of(request).snapshot(project_id)
+    headers = {"ETag": snapshot.etag, "Cache-Control": "no-cache"}
+    if snapshot.etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(snapshot.body, media_type=JSON, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+
+
+@get("/api/feature_flags/stream")
+async def stream(request: Req) -> ServerSentEvent:
+    """Server-Sent Events: a ``definitions`` event now and after every change."""
+    project_id = await _definitions_project(request)
+    hub = hub_of(request)
+    seen = request.headers.get("last-event-id")
+    return ServerSentEvent(
+        _events(hub, project_id, seen),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(hub: Hub, project_id: int, seen: str | None) -> AsyncIterator[Any]:
+    with hub.listen(project_id) as queue:
+        current: Snapshot = await hub.snapshot(project_id)
+        if current.etag.strip('"') != seen:
+            yield _message(current)
+        while True:
+            try:
+                latest = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="keepalive")
+                continue
+            while latest is not CLOSED and not queue.empty():
+                latest = queue.get_nowait()  # only the newest matters
+            if latest is CLOSED:
+                return
+            if latest.etag != current.etag:
+                current = latest
+                yield _message(current)
+
+
+def _message(snapshot: Snapshot) -> ServerSentEventMessage:
+    return ServerSentEventMessage(
+        event="definitions", id=snapshot.etag.strip('"'), data=snapshot.body.decode()
+    )
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        list_flags,
+        create_flag,
+        stream,
+        get_flag,
+        update_flag,
+        archive_flag,
+        restore_flag,
+        flag_history,
+        list_schedules,
+        create_schedule,
+        cancel_schedule,
+        list_cohorts,
+        create_cohort,
+        get_cohort,
+        update_cohort,
+        delete_cohort,
+        list_group_types,
+        set_group_type,
+        flags,
+        decide,
+        definitions,
+    ],
+)

@@ -1,0 +1,85 @@
+"""NATS consumers of the flags service: traits published by billing and churn."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from schemas.traits import ChurnScored, SubscriptionChanged, TraitsMessage
+from services.core.bus import ConsumerSpec, PoisonMessage
+from services.flags import repo
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from nats.aio.msg import Msg
+
+    from services.core.service import Context
+
+_decoder = msgspec.json.Decoder(TraitsMessage)
+
+
+def consumers(ctx: Context) -> list[ConsumerSpec]:
+    async def handle(msgs: Sequence[Msg]) -> None:
+        await store_traits(ctx, msgs)
+
+    return [
+        ConsumerSpec(
+            stream="CONTROL",
+            durable="flags-traits-billing",
+            filter_subject="billing.>",
+            handler=handle,
+        ),
+        ConsumerSpec(
+            stream="CONTROL",
+            durable="flags-traits-churn",
+            filter_subject="churn.>",
+            handler=handle,
+        ),
+    ]
+
+
+async def store_traits(ctx: Context, msgs: Sequence[Msg]) -> None:
+    decoded = []
+    for msg in msgs:
+        try:
+            message = _decoder.decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise PoisonMessage(msg, f"not a traits message: {exc}") from None
+        if isinstance(message, SubscriptionChanged) and not (
+            message.distinct_id or (message.group_type and message.group_key)
+        ):
+            raise PoisonMessage(msg, "a subscription names neither a person nor a group")
+        decoded.append(message)
+    async with ctx.pool.connection() as conn, conn.transaction():
+        for message in decoded:
+            match message:
+                case SubscriptionChanged(distinct_id=str(distinct_id)):
+                    await repo.upsert_plan(
+                        conn,
+                        message.project_id,
+                        "person",
+                        "",
+                        distinct_id,
+                        message.plan,
+                        message.changed_at,
+                    )
+                case SubscriptionChanged(group_type=str(group_type), group_key=str(group_key)):
+                    await repo.upsert_plan(
+                        conn,
+                        message.project_id,
+                        "group",
+                        group_type,
+                        group_key,
+                        message.plan,
+                        message.changed_at,
+                    )
+                case ChurnScored():
+                    await repo.upsert_churn(
+                        conn,
+                        message.project_id,
+                        message.distinct_id,
+                        message.score,
+                        message.scored_at,
+                    )
