@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import api, events, persons
+from schemas import api, events, flags, persons, traits
 
 CONTRACTS: dict[str, Any] = {
     "events.EventBatch": events.EventBatch,
@@ -18,6 +18,17 @@ CONTRACTS: dict[str, Any] = {
     "api.PersonOut": api.PersonOut,
     "api.ProjectOut": api.ProjectOut,
     "api.ReadyOut": api.ReadyOut,
+    "flags.FlagsMessage": flags.FlagsMessage,
+    "flags.FlagOut": flags.FlagOut,
+    "flags.FlagList": flags.FlagList,
+    "flags.FlagHistory": flags.FlagHistory,
+    "flags.ScheduleList": flags.ScheduleList,
+    "flags.CohortList": flags.CohortList,
+    "flags.GroupTypeList": flags.GroupTypeList,
+    "flags.FlagsResponse": flags.FlagsResponse,
+    "flags.DecideResponse": flags.DecideResponse,
+    "flags.Definitions": flags.Definitions,
+    "traits.TraitsMessage": traits.TraitsMessage,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"
