@@ -372,7 +372,7 @@ class _Scheduler:
                     continue
                 row = await (await conn.execute(DUE_IN, params)).fetchone()
                 due_in = float(row[0]) if row else LOCK_RETRY_S
-            except psycopg.Error as exc:  # the session's next check ends it if the link is gone
+            except Exception as exc:  # a dead link ends the session at its next check
                 log.warning("periodic job %s: %s", p.name, first_line(exc))
                 due_in = LOCK_RETRY_S
             await self._pause(max(due_in, 0.01))
