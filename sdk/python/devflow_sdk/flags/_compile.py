@@ -14,6 +14,7 @@ from ._cycles import Resolver, dependency_chains
 from ._deps import compile_dependency
 from ._flag import CompiledFlag, Condition
 from ._operators import compile_property
+from ._runner import build_runner
 from ._types import (
     CONDITION_MATCH,
     FLAG_DISABLED,
@@ -177,6 +178,7 @@ class Compiler:
         else:
             flag.broken = "filters is not an object"
         _prebuild_results(flag)
+        flag.run = build_runner(flag)
         return flag
 
     def _filters(

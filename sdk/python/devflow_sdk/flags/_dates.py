@@ -28,12 +28,14 @@ def parse_datetime(value: str) -> datetime:
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
-    elif text.upper().endswith(" UTC"):
+    elif text[-4:].upper() == " UTC" or (not text.isascii() and text.upper().endswith(" UTC")):
         text = text[:-4] + "+00:00"
-    elif _YEAR_ONLY.fullmatch(text):
+    elif len(text) == 4 and _YEAR_ONLY.fullmatch(text):
         today = datetime.now()  # PostHog takes the month and day from local time
         return datetime(int(text), today.month, today.day, tzinfo=UTC)
-    parsed = datetime.fromisoformat(_SPACED_OFFSET.sub(r"\1", text))
+    if " " in text:
+        text = _SPACED_OFFSET.sub(r"\1", text)
+    parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -114,16 +116,16 @@ def compile_date_filter(value: Any) -> DateFilter | None:
 
 def compare(operator_before: bool, override: Any, moment: datetime) -> bool | None:
     """``override`` before/after ``moment``; None when the property is not a usable date."""
-    if isinstance(override, datetime):
-        aware = override if override.tzinfo is not None else override.replace(tzinfo=UTC)
-        return aware < moment if operator_before else aware > moment
-    if isinstance(override, date):
-        day = moment.date()
-        return override < day if operator_before else override > day
     if isinstance(override, str):
         try:
             parsed = parse_datetime(override)
         except Exception:
             return None
         return parsed < moment if operator_before else parsed > moment
+    if isinstance(override, datetime):
+        aware = override if override.tzinfo is not None else override.replace(tzinfo=UTC)
+        return aware < moment if operator_before else aware > moment
+    if isinstance(override, date):
+        day = moment.date()
+        return override < day if operator_before else override > day
     return None

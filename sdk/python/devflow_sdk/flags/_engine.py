@@ -6,17 +6,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ._compile import Compiler
-from ._flag import CompiledFlag, Value
+from ._flag import CompiledFlag
+from ._runner import build_runner
 from ._types import (
-    CONDITION_MATCH,
     ERROR,
-    EXPERIENCE_CONTINUITY,
     INCONCLUSIVE,
     MISSING_CONTEXT,
-    NO_GROUP_TYPE,
-    OUT_OF_ROLLOUT_BOUND,
     UNSUPPORTED_DEFINITION,
-    BrokenDefinition,
     Context,
     Evaluation,
     Inconclusive,
@@ -36,7 +32,7 @@ class FlagSet:
     containing the subject, and an unusable filter as not matching.
     """
 
-    __slots__ = ("_flags",)
+    __slots__ = ("_flags", "_runs")
 
     def __init__(
         self,
@@ -63,8 +59,10 @@ class FlagSet:
             except Exception as exc:  # one bad flag must not sink the set
                 broken = CompiledFlag(key, None, None)
                 broken.active, broken.broken = True, f"uncompilable: {exc!r}"
+                broken.run = build_runner(broken)
                 compiled[key] = broken
         self._flags = compiled
+        self._runs = tuple((flag.key, flag.run, flag) for flag in compiled.values())
 
     @classmethod
     def from_definitions(cls, payload: Mapping[str, Any]) -> FlagSet:
@@ -136,13 +134,16 @@ class FlagSet:
         group_keys = groups or _EMPTY
         group_props = group_properties or _EMPTY
         if keys is None:
-            selected: Iterable[CompiledFlag] = self._flags.values()
+            runs = self._runs
         else:
-            selected = [self._flags[k] for k in keys if k in self._flags]
-        return {
-            flag.key: _evaluate(flag, distinct_id, props, group_keys, group_props, ev)
-            for flag in selected
-        }
+            runs = tuple((k, self._flags[k].run, self._flags[k]) for k in keys if k in self._flags)
+        out: dict[str, Evaluation] = {}
+        for key, run, flag in runs:
+            try:
+                out[key] = run(distinct_id, props, group_keys, group_props, ev)
+            except Exception as exc:  # isolated per flag by design
+                out[key] = _failed(flag, exc)
+        return out
 
 
 def _membership(members: Collection[str] | None) -> Collection[str] | None:
@@ -159,105 +160,26 @@ def _evaluate(
     group_properties: Mapping[str, Mapping[str, Any]],
     ev: Context,
 ) -> Evaluation:
-    if not flag.active:
-        assert flag.disabled is not None
-        return flag.disabled
-    if flag.continuity and not ev.complete:
-        return _inconclusive(
-            flag,
-            "experience continuity needs the server's stored assignments",
-            EXPERIENCE_CONTINUITY,
-        )
     try:
-        if flag.broken is not None:
-            raise BrokenDefinition(flag.broken)
-        props: Mapping[str, Any]
-        if flag.aggregation is not None:
-            name = flag.group_name
-            if not name or name not in groups:
-                if not name and not ev.complete:
-                    return _inconclusive(
-                        flag,
-                        f"unknown group type index {flag.aggregation!r}",
-                        UNSUPPORTED_DEFINITION,
-                    )
-                return _no_group(flag, name)
-            if name in group_properties:
-                props = group_properties[name]
-            elif ev.complete:
-                props = _EMPTY
-            else:
-                return _inconclusive(flag, f"properties of group {name!r} were not passed")
-            subject = bucketing = groups[name]
-        else:
-            subject = bucketing = distinct_id
-            props = person_properties
-            if flag.device_bucketing:
-                if ev.device_id:
-                    bucketing = ev.device_id
-                elif not ev.complete:
-                    return _inconclusive(
-                        flag, "the flag buckets by device_id, which was not passed"
-                    )
-        ev.subject = subject
-        ev.dep_cache = None
-        value, index, reason = flag.match(subject, props, bucketing, ev, (groups, group_properties))
-    except (Inconclusive, NeedsServer) as exc:
-        return _inconclusive(flag, str(exc), exc.reason)
+        return flag.run(distinct_id, person_properties, groups, group_properties, ev)
     except Exception as exc:  # isolated per flag by design
-        return Evaluation(
-            flag.key,
-            False,
-            None,
-            None,
-            ERROR,
-            None,
-            f"Evaluation failed: {exc}",
-            flag.flag_id,
-            flag.version,
-            error=f"{type(exc).__name__}: {exc}",
-        )
-    return _result(flag, value, index, reason)
+        return _failed(flag, exc)
 
 
-def _result(flag: CompiledFlag, value: Value, index: int | None, reason: str) -> Evaluation:
-    if reason == CONDITION_MATCH and value is not False:
-        if index is not None:
-            cached = flag.matched[index].get(value)
-            if cached is not None and cached.variant == (None if value is True else value):
-                return cached
-        variant = None if value is True else str(value)
-        payload = flag.payloads.get("true" if variant is None else variant)
-        described = "Matched" if index is None else f"Matched condition set {index + 1}"
-        return Evaluation(
-            flag.key,
-            True,
-            variant,
-            payload,
-            CONDITION_MATCH,
-            index,
-            described,
-            flag.flag_id,
-            flag.version,
-        )
-    if reason == OUT_OF_ROLLOUT_BOUND and index is not None:
-        return flag.out_of_bound[index]
-    assert flag.no_match is not None
-    return flag.no_match
-
-
-def _no_group(flag: CompiledFlag, name: str | None) -> Evaluation:
-    what = f"group type {name!r} was not passed" if name else "the group type is unknown"
+def _failed(flag: CompiledFlag, exc: Exception) -> Evaluation:
+    if isinstance(exc, Inconclusive | NeedsServer):
+        return _inconclusive(flag, str(exc), exc.reason)
     return Evaluation(
         flag.key,
         False,
         None,
         None,
-        NO_GROUP_TYPE,
+        ERROR,
         None,
-        f"Not enabled: {what}",
+        f"Evaluation failed: {exc}",
         flag.flag_id,
         flag.version,
+        error=f"{type(exc).__name__}: {exc}",
     )
 
 

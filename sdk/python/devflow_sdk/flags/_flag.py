@@ -13,10 +13,10 @@ inconclusive follows PostHog's local evaluation exactly:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from ._hashing import Hasher
+from ._hashing import hasher
 from ._types import (
     CONDITION_MATCH,
     MISSING_CONTEXT,
@@ -33,7 +33,7 @@ from ._types import (
 
 Value = bool | str
 GroupsContext = tuple[Mapping[Any, Any], Mapping[Any, Any]]  # (groups, group_properties)
-_HOLDOUT: Final = Hasher("holdout-")
+_HOLDOUT: Final = hasher("holdout-")
 
 
 class Condition:
@@ -41,11 +41,11 @@ class Condition:
 
     __slots__ = (
         "broken",
+        "check",
         "group",
         "group_name",
         "index",
         "override",
-        "predicates",
         "rollout_broken",
         "threshold",
     )
@@ -62,7 +62,13 @@ class Condition:
         rollout_broken: str | None = None,
     ) -> None:
         self.index = index
-        self.predicates = predicates
+        # All filters as one predicate (None without filters); a single filter is used as it is,
+        # which behaves exactly as match_all would with it alone.
+        self.check: Predicate | None = None
+        if len(predicates) == 1:
+            self.check = predicates[0]
+        elif predicates:
+            self.check = _all_of(predicates)
         self.threshold = threshold  # rollout / 100, or None for "everyone who matches"
         self.override = override  # a variant that exists, or None
         self.group = group  # aggregates by a group of its own (mixed targeting)
@@ -71,34 +77,38 @@ class Condition:
         self.rollout_broken = rollout_broken  # ... or only once it reaches the rollout
 
 
-def match_all(predicates: tuple[Predicate, ...], props: Mapping[Any, Any], ev: Context) -> bool:
+def _all_of(predicates: tuple[Predicate, ...]) -> Predicate:
     """AND of a condition's filters with PostHog's handling of undecidable filters."""
-    pending: Exception | None = None
-    server: NeedsServer | None = None
-    for predicate in predicates:
-        try:
-            if not predicate(props, ev):
-                return False
-        except NeedsServer as exc:
-            if pending is None:
-                server = exc
-                pending = exc
-        except Inconclusive as exc:
-            if pending is None:
-                pending = exc
-        except Exception:
-            # After an undecidable filter an unexpected failure only ends the condition.
-            if pending is None:
-                raise
-            break
-    if server is not None:
-        raise server
-    if pending is not None:
-        raise Inconclusive(f"a condition could not be decided: {pending}", _reason(pending))
-    return True
+
+    def match_all(props: Mapping[Any, Any], ev: Context) -> bool:
+        pending: Exception | None = None
+        server: NeedsServer | None = None
+        for predicate in predicates:
+            try:
+                if not predicate(props, ev):
+                    return False
+            except NeedsServer as exc:
+                if pending is None:
+                    server = exc
+                    pending = exc
+            except Inconclusive as exc:
+                if pending is None:
+                    pending = exc
+            except Exception:
+                # After an undecidable filter an unexpected failure only ends the condition.
+                if pending is None:
+                    raise
+                break
+        if server is not None:
+            raise server
+        if pending is not None:
+            raise Inconclusive(f"a condition could not be decided: {pending}", reason_of(pending))
+        return True
+
+    return match_all
 
 
-def _reason(exc: Exception) -> str:
+def reason_of(exc: Exception) -> str:
     reason = getattr(exc, "reason", UNSUPPORTED_DEFINITION)
     return reason if isinstance(reason, str) else UNSUPPORTED_DEFINITION
 
@@ -126,6 +136,7 @@ class CompiledFlag:
         "out_of_bound",
         "payloads",
         "rollout_hash",
+        "run",
         "variant_hash",
         "variants",
         "variants_broken",
@@ -150,13 +161,17 @@ class CompiledFlag:
         self.variants: tuple[tuple[float, float, Any], ...] = ()
         self.variants_broken: str | None = None  # the variant table cannot be built
         self.payloads: Mapping[Any, Any] = {}
-        self.rollout_hash = Hasher(f"{key}.")
-        self.variant_hash = Hasher(f"{key}.", "variant")
+        self.rollout_hash = hasher(f"{key}.")
+        self.variant_hash = hasher(f"{key}.", "variant")
         # Results that do not depend on the subject, built once and shared.
         self.disabled: Evaluation | None = None
         self.no_match: Evaluation | None = None
         self.matched: list[dict[Any, Evaluation]] = []
         self.out_of_bound: list[Evaluation] = []
+        # Top-level evaluation, specialised for this flag (see _runner.build_runner).
+        self.run: Callable[
+            [Any, Mapping[Any, Any], Mapping[Any, Any], Mapping[Any, Any], Context], Evaluation
+        ]
 
     # --- evaluation ------------------------------------------------------------------------------
 
@@ -193,8 +208,8 @@ class CompiledFlag:
                     if context is None:
                         continue
                     cond_props, cond_bucketing = context
-                if cond.predicates:
-                    if not match_all(cond.predicates, cond_props, ev):
+                if cond.check is not None:
+                    if not cond.check(cond_props, ev):
                         continue
                     if cond.threshold is None:
                         return self._matched(cond, cond_bucketing), cond.index, CONDITION_MATCH
@@ -222,7 +237,7 @@ class CompiledFlag:
             return self._matched(cond, cond_bucketing), cond.index, CONDITION_MATCH
         if pending is not None:
             raise Inconclusive(
-                f"no condition matched and one was undecided: {pending}", _reason(pending)
+                f"no condition matched and one was undecided: {pending}", reason_of(pending)
             )
         if first_out is not None:
             return False, first_out, OUT_OF_ROLLOUT_BOUND

@@ -9,10 +9,14 @@ the SHA-1 state of the constant prefix is computed once per flag and copied per 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Final
 
 _SCALE: Final = float(0xFFFFFFFFFFFFFFF)
 _from_bytes = int.from_bytes
+
+# identifier -> position in [0, 1]
+Hasher = Callable[[object], float]
 
 
 def bucket(key: str, distinct_id: str, salt: str = "") -> float:
@@ -21,16 +25,27 @@ def bucket(key: str, distinct_id: str, salt: str = "") -> float:
     return (_from_bytes(digest[:8], "big") >> 4) / _SCALE
 
 
-class Hasher:
-    """Hashes identifiers for one fixed prefix (``"<flag key>."`` or ``"holdout-"``) and salt."""
+def hasher(prefix: str, salt: str = "") -> Hasher:
+    """Positions of identifiers for one fixed prefix (``"<flag key>."``, ``"holdout-"``) and
+    salt. Identifiers are formatted as PostHog formats them (``f"{identifier}"``)."""
+    fresh = hashlib.sha1(prefix.encode(), usedforsecurity=False).copy
+    scale = _SCALE
+    from_bytes = _from_bytes
 
-    __slots__ = ("_salt", "_state")
+    if not salt:
 
-    def __init__(self, prefix: str, salt: str = "") -> None:
-        self._state = hashlib.sha1(prefix.encode(), usedforsecurity=False)
-        self._salt = salt
+        def position(identifier: object) -> float:
+            state = fresh()
+            state.update(
+                identifier.encode() if type(identifier) is str else f"{identifier}".encode()
+            )
+            return (from_bytes(state.digest()[:8], "big") >> 4) / scale
 
-    def __call__(self, identifier: object) -> float:
-        state = self._state.copy()
-        state.update(f"{identifier}{self._salt}".encode())
-        return (_from_bytes(state.digest()[:8], "big") >> 4) / _SCALE
+        return position
+
+    def salted(identifier: object) -> float:
+        state = fresh()
+        state.update(f"{identifier}{salt}".encode())
+        return (from_bytes(state.digest()[:8], "big") >> 4) / scale
+
+    return salted
