@@ -46,8 +46,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_finite(value: Any) -> bool:
+    """A number (not a boolean) that is finite as a float."""
+    if not _is_number(value):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | bool) or (_is_number(value) and math.isfinite(value))
+    return isinstance(value, str | bool) or _is_finite(value)
 
 
 def _type_name(value: Any) -> str:
@@ -149,7 +159,7 @@ def _percentage(report: _Report, path: str, value: Any, required: bool = False) 
         if required:
             report.add(path, "a percentage is required")
         return
-    if not _is_number(value) or not math.isfinite(value):
+    if not _is_finite(value):
         report.add(path, f"expected a number between 0 and 100, got {_type_name(value)}")
     elif not 0 <= value <= 100:
         report.add(path, "must be between 0 and 100")
@@ -190,7 +200,7 @@ def _multivariate(report: _Report, multivariate: Any) -> list[str] | None:
             )
         share = variant.get("rollout_percentage")
         _percentage(report, f"{at}.rollout_percentage", share, required=True)
-        if _is_number(share) and math.isfinite(share):
+        if _is_finite(share):
             total += share
         else:
             totals_known = False
