@@ -233,6 +233,8 @@ def _condition(rng: random.Random, flag_id: int, aggregation: int | None) -> dic
         "properties": props,
         "rollout_percentage": rng.choice([None, 0, 100, 100, 50, 33.3, 12.5, 99.9, 0.5, 75]),
     }
+    if rng.random() < 0.01:
+        cond["rollout_percentage"] = "50"  # broken: PostHog fails once it reaches the rollout
     if rng.random() < 0.15:
         cond["variant"] = rng.choice(["control", "test", "missing-variant", None])
     return cond
@@ -293,6 +295,8 @@ def _random_flags(rng: random.Random, count: int) -> list[dict[str, Any]]:
                 ]
             }
             filters["payloads"] = {n: f'{{"variant": "{n}"}}' for n in names if rng.random() < 0.7}
+            if rng.random() < 0.03:
+                del filters["multivariate"]["variants"][-1]["rollout_percentage"]  # broken
         elif rng.random() < 0.5:
             filters["payloads"] = {"true": rng.choice(['{"on": true}', "42", '"text"'])}
         if rng.random() < 0.1:

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from devflow_sdk.flags import FlagSet
+from devflow_sdk.flags import Evaluation, FlagSet
 from posthog import Client
 from posthog.feature_flags import InconclusiveMatchError, RequiresServerEvaluation, match_property
 
@@ -67,38 +67,59 @@ def _posthog(client: Client, flag: dict[str, Any], user: dict[str, Any]) -> tupl
     return value, payload
 
 
+@pytest.fixture(scope="module")
+def expected(corpus: dict[str, Any], posthog_client: Client) -> list[dict[str, tuple[Any, Any]]]:
+    """posthog's (value, payload) for every user and flag, in corpus order."""
+    return [
+        {flag["key"]: _posthog(posthog_client, flag, user) for flag in corpus["served"]}
+        for user in corpus["users"]
+    ]
+
+
+def _ours(result: Evaluation) -> tuple[Any, Any]:
+    if result.inconclusive:
+        return INCONCLUSIVE, None
+    if result.reason == "error":
+        return ERROR, None
+    return result.value, result.payload
+
+
+@pytest.mark.parametrize("shape", ["stored", "served"])
+@pytest.mark.parametrize("api", ["evaluate", "evaluate_all"])
 def test_engine_agrees_with_posthog_local_evaluation(
-    corpus: dict[str, Any], posthog_client: Client
+    corpus: dict[str, Any], expected: list[dict[str, tuple[Any, Any]]], shape: str, api: str
 ) -> None:
-    ours = FlagSet(corpus["flags"], corpus["cohorts"], _corpus.GROUP_TYPES)
+    # "stored": dependencies by id, chains computed by the engine; "served": as posthog gets them.
+    flags = corpus["flags"] if shape == "stored" else corpus["served"]
+    ours = FlagSet(flags, corpus["cohorts"], _corpus.GROUP_TYPES)
     outcomes: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     disagreements = []
     compared = 0
-    for user in corpus["users"]:
-        for flag in corpus["served"]:
-            expected = _posthog(posthog_client, flag, user)
-            result = ours.evaluate(
-                flag["key"],
-                user["distinct_id"],
-                person_properties=user["person"],
-                groups=user["groups"],
-                group_properties=user["group_props"],
-                device_id=user["device_id"],
-            )
-            assert result is not None
-            if result.inconclusive:
-                got: tuple[Any, Any] = (INCONCLUSIVE, None)
-            elif result.reason == "error":
-                got = (ERROR, None)
-            else:
-                got = (result.value, result.payload)
+    for user, theirs in zip(corpus["users"], expected, strict=True):
+        context = {
+            "person_properties": user["person"],
+            "groups": user["groups"],
+            "group_properties": user["group_props"],
+            "device_id": user["device_id"],
+        }
+        if api == "evaluate_all":
+            results = ours.evaluate_all(user["distinct_id"], **context)
+        else:
+            results = {}
+            for key in theirs:
+                result = ours.evaluate(key, user["distinct_id"], **context)
+                assert result is not None
+                results[key] = result
+        assert list(results) == list(theirs)
+        for key, result in results.items():
+            got = _ours(result)
             compared += 1
             reasons[result.reason] += 1
             outcomes[_kind(got[0])] += 1
-            if got != expected:
-                disagreements.append((flag["key"], user["distinct_id"], expected, got, result))
-    print(f"\nposthog agreement: {compared} (flag, user) pairs compared, outcomes {dict(outcomes)}")
+            if got != theirs[key]:
+                disagreements.append((key, user["distinct_id"], theirs[key], got, result))
+    print(f"\nposthog agreement ({shape}, {api}): {compared} (flag, user) pairs, {dict(outcomes)}")
     assert not disagreements, f"{len(disagreements)} disagreements, first: {disagreements[:5]}"
     assert compared >= 100_000
     # The corpus must exercise every kind of outcome, or the comparison proves little.

@@ -208,11 +208,8 @@ class CompiledFlag:
                     if context is None:
                         continue
                     cond_props, cond_bucketing = context
-                if cond.check is not None:
-                    if not cond.check(cond_props, ev):
-                        continue
-                    if cond.threshold is None:
-                        return self._matched(cond, cond_bucketing), cond.index, CONDITION_MATCH
+                if cond.check is not None and not cond.check(cond_props, ev):
+                    continue
                 if cond.rollout_broken is not None:
                     raise BrokenDefinition(cond.rollout_broken)
                 threshold = cond.threshold
