@@ -358,9 +358,12 @@ async def create_schedule(
             conn, project_id, flag.id, run_at, change, actor, reason
         )
         row = await repo.select_schedule(conn, schedule_id)
+        # In the same transaction: the schedule and its job exist together or not at all.
+        delay = max(0.0, (run_at - changes.now()).total_seconds())
+        await ctx.jobs.enqueue(
+            APPLY_SCHEDULE, {"schedule_id": schedule_id}, delay_s=delay, conn=conn
+        )
     assert row is not None
-    delay = max(0.0, (run_at - changes.now()).total_seconds())
-    await ctx.jobs.enqueue(APPLY_SCHEDULE, {"schedule_id": schedule_id}, delay_s=delay)
     return schedule_out(row)
 
 
@@ -402,7 +405,9 @@ async def apply_schedule(ctx: Context, schedule_id: int) -> str:
         wait = (row.run_at - changes.now()).total_seconds()
         if wait > 0:
             # Early (a clock step, or a re-sent message): come back when it is due.
-            await ctx.jobs.enqueue(APPLY_SCHEDULE, {"schedule_id": schedule_id}, delay_s=wait)
+            await ctx.jobs.enqueue(
+                APPLY_SCHEDULE, {"schedule_id": schedule_id}, delay_s=wait, conn=conn
+            )
             return "early"
         revision = await changes.lock_project(conn, row.project_id)
         flag = await repo.select_flag(conn, row.project_id, row.flag_key, for_update=True)

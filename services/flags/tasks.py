@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from services.core.service import Context
 
 log = logging.getLogger("devflow.flags")
-# A pending change this late was not applied by its own job (lost enqueue); the sweep applies it.
+# A pending change this late was not applied by its own job (its retries ran out, or the job
+# queue was reset); the sweep applies it.
 SWEEP_OVERDUE_S = 5.0
 # Outbox rows younger than this are still being published by the request that wrote them.
 RELAY_AFTER_S = 2.0
