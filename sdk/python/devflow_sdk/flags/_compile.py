@@ -66,7 +66,8 @@ class Compiler:
     ) -> None:
         resolver = Resolver(flags)
         self.resolve: dict[str, str] = {key: key for key in flags} | resolver.by_id
-        self.chains = dependency_chains(flags)
+        served = _has_served_chains(flags.values()) or _has_served_chains(cohorts.values())
+        self.chains = None if served else dependency_chains(flags)
         self.cohorts = {str(k): v for k, v in cohorts.items()}
         self.group_types = group_type_mapping
         self.matching_version = matching_version
@@ -252,6 +253,21 @@ class Compiler:
             group_name=group_name,
             rollout_broken=rollout_broken,
         )
+
+
+def _has_served_chains(definitions: Any) -> bool:
+    """Whether any dependency filter in these flags or cohorts carries a ``dependency_chain``
+    (anywhere in nested objects and lists)."""
+    stack = list(definitions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if node.get("type") == "flag" and "dependency_chain" in node:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _holdout(holdout: Any) -> tuple[float, str] | str | None:

@@ -8,7 +8,9 @@ filter inconclusive; a chain PostHog serves empty (a cycle, or a flag that does 
 inconclusive too. With complete data such a filter simply does not match.
 
 Definitions as PostHog serves them carry the chain (``dependency_chain``) and name the flag by
-key; definitions as stored name it by id and get their chain computed here.
+key; definitions as stored name it by id (or key) and get their chain computed here. A document
+is taken as served when any of its dependencies carries a chain; in a served document a
+dependency without one is malformed, and inconclusive, as in PostHog.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ def _never(props: Mapping[Any, Any], ev: Context) -> bool:
 
 
 def compile_dependency(
-    prop: Mapping[str, Any], resolve: Mapping[str, str], chains: Mapping[str, list[str]]
+    prop: Mapping[str, Any],
+    resolve: Mapping[str, str],
+    chains: Mapping[str, list[str]] | None,
 ) -> Predicate:
-    """``resolve`` maps ids and keys to keys; ``chains`` is the computed chain per key."""
+    """``resolve`` maps ids and keys to keys; ``chains`` is the computed chain per key, or None
+    for definitions as PostHog serves them, where a dependency without its chain is malformed."""
     # A malformed filter is a definitive "no match", not a reason to ask the server.
     if prop.get("operator", "exact") != "flag_evaluates_to":
         return _never
@@ -48,6 +53,8 @@ def compile_dependency(
         served = prop["dependency_chain"]
         target: Any = ref
         chain = served if isinstance(served, list) and served else None
+    elif chains is None:
+        target, chain = ref, None
     else:
         target = resolve.get(str(ref))
         chain = (chains.get(target) or None) if target is not None else None
