@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 from ._compile import Compiler
@@ -105,7 +106,7 @@ class FlagSet:
         flag = self._flags.get(key)
         if flag is None:
             return None
-        ev = Context(self._flags, complete, _membership(cohort_membership), device_id)
+        ev = _context(self._flags, distinct_id, complete, cohort_membership, device_id)
         return _evaluate(
             flag,
             distinct_id,
@@ -129,7 +130,7 @@ class FlagSet:
     ) -> dict[str, Evaluation]:
         """Every flag (or those in ``keys`` that exist); a flag that fails is an ``error`` result
         and does not affect the others."""
-        ev = Context(self._flags, complete, _membership(cohort_membership), device_id)
+        ev = _context(self._flags, distinct_id, complete, cohort_membership, device_id)
         props = person_properties or _EMPTY
         group_keys = groups or _EMPTY
         group_props = group_properties or _EMPTY
@@ -144,6 +145,19 @@ class FlagSet:
             except Exception as exc:  # isolated per flag by design
                 out[key] = _failed(flag, exc)
         return out
+
+
+def _context(
+    flags: Mapping[str, CompiledFlag],
+    distinct_id: object,
+    complete: bool,
+    members: Collection[str] | None,
+    device_id: str | None,
+) -> Context:
+    ev = Context(flags, complete, _membership(members), device_id)
+    with suppress(UnicodeEncodeError):  # then each flag that hashes it fails, as in PostHog
+        ev.id_bytes = f"{distinct_id}".encode()
+    return ev
 
 
 def _membership(members: Collection[str] | None) -> Collection[str] | None:

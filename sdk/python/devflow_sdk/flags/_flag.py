@@ -33,7 +33,7 @@ from ._types import (
 
 Value = bool | str
 GroupsContext = tuple[Mapping[Any, Any], Mapping[Any, Any]]  # (groups, group_properties)
-_HOLDOUT: Final = hasher("holdout-")
+_HOLDOUT: Final = hasher("holdout-")[0]
 
 
 class Condition:
@@ -135,8 +135,10 @@ class CompiledFlag:
         "no_match",
         "out_of_bound",
         "payloads",
+        "rollout_bytes",
         "rollout_hash",
         "run",
+        "variant_bytes",
         "variant_hash",
         "variants",
         "variants_broken",
@@ -161,8 +163,8 @@ class CompiledFlag:
         self.variants: tuple[tuple[float, float, Any], ...] = ()
         self.variants_broken: str | None = None  # the variant table cannot be built
         self.payloads: Mapping[Any, Any] = {}
-        self.rollout_hash = hasher(f"{key}.")
-        self.variant_hash = hasher(f"{key}.", "variant")
+        self.rollout_hash, self.rollout_bytes = hasher(f"{key}.")
+        self.variant_hash, self.variant_bytes = hasher(f"{key}.", "variant")
         # Results that do not depend on the subject, built once and shared.
         self.disabled: Evaluation | None = None
         self.no_match: Evaluation | None = None

@@ -9,43 +9,43 @@ the SHA-1 state of the constant prefix is computed once per flag and copied per 
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Callable
 from typing import Final
 
 _SCALE: Final = float(0xFFFFFFFFFFFFFFF)
-_from_bytes = int.from_bytes
+_first_word = struct.Struct(">Q").unpack_from
 
 # identifier -> position in [0, 1]
 Hasher = Callable[[object], float]
+# the identifier already formatted and UTF-8 encoded -> position in [0, 1]
+BytesHasher = Callable[[bytes], float]
 
 
 def bucket(key: str, distinct_id: str, salt: str = "") -> float:
     """The subject's position in [0, 1] for flag ``key`` (PostHog's rollout hash)."""
     digest = hashlib.sha1(f"{key}.{distinct_id}{salt}".encode(), usedforsecurity=False).digest()
-    return (_from_bytes(digest[:8], "big") >> 4) / _SCALE
+    word: int = _first_word(digest)[0]
+    return (word >> 4) / _SCALE
 
 
-def hasher(prefix: str, salt: str = "") -> Hasher:
+def hasher(prefix: str, salt: str = "") -> tuple[Hasher, BytesHasher]:
     """Positions of identifiers for one fixed prefix (``"<flag key>."``, ``"holdout-"``) and
-    salt. Identifiers are formatted as PostHog formats them (``f"{identifier}"``)."""
+    salt: from the identifier (formatted as PostHog formats it, ``f"{identifier}"``), and from
+    its encoded text when the caller has it already."""
     fresh = hashlib.sha1(prefix.encode(), usedforsecurity=False).copy
+    tail = salt.encode()
     scale = _SCALE
-    from_bytes = _from_bytes
+    first_word = _first_word
 
-    if not salt:
-
-        def position(identifier: object) -> float:
-            state = fresh()
-            state.update(
-                identifier.encode() if type(identifier) is str else f"{identifier}".encode()
-            )
-            return (from_bytes(state.digest()[:8], "big") >> 4) / scale
-
-        return position
-
-    def salted(identifier: object) -> float:
+    def from_bytes(encoded: bytes) -> float:
         state = fresh()
-        state.update(f"{identifier}{salt}".encode())
-        return (from_bytes(state.digest()[:8], "big") >> 4) / scale
+        state.update(encoded + tail if tail else encoded)
+        word: int = first_word(state.digest())[0]
+        return (word >> 4) / scale
 
-    return salted
+    def position(identifier: object) -> float:
+        text = identifier if type(identifier) is str else f"{identifier}"
+        return from_bytes(text.encode())
+
+    return position, from_bytes

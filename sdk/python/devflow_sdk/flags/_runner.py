@@ -86,6 +86,7 @@ def _fast_runner(flag: CompiledFlag) -> Runner:
         steps.append((cond.check, limit, fixed, by_variant, result(flag, True, i), i))
     plan = tuple(steps)
     rollout_hash, variant_hash = flag.rollout_hash, flag.variant_hash
+    rollout_bytes, variant_bytes = flag.rollout_bytes, flag.variant_bytes
     early_exit = flag.early_exit
     no_match, out_of_bound = flag.no_match, flag.out_of_bound
     assert no_match is not None
@@ -114,7 +115,10 @@ def _fast_runner(flag: CompiledFlag) -> Runner:
                     continue
             if limit is not None:
                 if position < 0.0:
-                    position = rollout_hash(distinct_id)
+                    encoded = ev.id_bytes
+                    position = (
+                        rollout_hash(distinct_id) if encoded is None else rollout_bytes(encoded)
+                    )
                 if position > limit:
                     if first_out is None:
                         first_out = i
@@ -123,7 +127,8 @@ def _fast_runner(flag: CompiledFlag) -> Runner:
                     continue
             if fixed is not None:
                 return fixed
-            spot = variant_hash(distinct_id)
+            encoded = ev.id_bytes
+            spot = variant_hash(distinct_id) if encoded is None else variant_bytes(encoded)
             for low, high, outcome in by_variant:
                 if low <= spot < high:
                     return outcome

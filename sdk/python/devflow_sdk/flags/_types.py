@@ -92,6 +92,7 @@ class Context:
         "dep_cache",
         "device_id",
         "flags",
+        "id_bytes",
         "membership",
         "subject",
     )
@@ -107,6 +108,7 @@ class Context:
         self.complete = complete
         self.membership = membership
         self.device_id = device_id
+        self.id_bytes: bytes | None = None  # the distinct id, encoded once for hashing
         self.subject: object = None  # the id flag dependencies are evaluated for
         self.dep_cache: dict[Any, Any] | None = None  # per top-level flag, as in PostHog
         self._now: datetime | None = None
