@@ -267,13 +267,20 @@ def flags(cohort_id: int = COHORT_ID) -> list[dict[str, Any]]:
             [_cond([_p("employees", "gt", 100, "group") | {"group_type_index": 0}], 100)],
             aggregation=0,
         ),
-        # A flag depending on another (flag 3, "dark-mode").
+        # A flag depending on another, referenced by key (ids are assigned by the server).
         _flag(
             46,
             "dark-mode-themes",
             [
                 _cond(
-                    [{"key": "3", "type": "flag", "operator": "flag_evaluates_to", "value": True}],
+                    [
+                        {
+                            "key": "dark-mode",
+                            "type": "flag",
+                            "operator": "flag_evaluates_to",
+                            "value": True,
+                        }
+                    ],
                     100,
                 )
             ],

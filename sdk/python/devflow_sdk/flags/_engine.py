@@ -50,7 +50,9 @@ class FlagSet:
         compiler = Compiler(
             raw,
             cohorts if isinstance(cohorts, Mapping) else {},
-            group_type_mapping if isinstance(group_type_mapping, Mapping) else {},
+            {str(k): v for k, v in group_type_mapping.items()}
+            if isinstance(group_type_mapping, Mapping)
+            else {},
             property_matching_version,
         )
         compiled: dict[str, CompiledFlag] = {}
