@@ -213,3 +213,131 @@ def summarize_lags(lags: Sequence[float]) -> dict[str, float]:
         "p99_ms": 1000 * quantile(lags, 0.99),
         "max_ms": 1000 * max(lags),
     }
+
+
+def sse_lag(plat: Platform, key: str, trials: int) -> list[float]:
+    """Seconds from a PATCH being answered by one API process to the change arriving on a
+    definitions stream held open on the other one."""
+    import threading
+
+    headers = {"Authorization": f"Bearer {plat.secret_key}"}
+    arrivals: list[tuple[float, bytes]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with (
+            httpx.Client(timeout=httpx.Timeout(10, read=120)) as client,
+            client.stream("GET", f"{plat.urls[-1]}/api/feature_flags/stream", headers=headers) as r,
+        ):
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    arrivals.append((time.perf_counter(), line.encode()))
+                    ready.set()
+                    if len(arrivals) > trials:
+                        return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the definitions stream sent nothing")
+    lags = []
+    with httpx.Client(base_url=plat.urls[0], headers=headers, timeout=10) as http:
+        for i in range(trials):
+            seen = len(arrivals)
+            r = http.patch(f"/api/feature_flags/{key}", json={"name": f"renamed {i}"})
+            r.raise_for_status()
+            done = time.perf_counter()
+            deadline = done + 5
+            while len(arrivals) == seen and time.perf_counter() < deadline:
+                time.sleep(0.001)
+            if len(arrivals) == seen:
+                raise RuntimeError(f"change {i} did not reach the stream within 5 s")
+            lags.append(max(0.0, arrivals[seen][0] - done))
+            time.sleep(0.05)
+    thread.join(5)
+    return lags
+
+
+def creatable(flag: dict[str, Any]) -> dict[str, Any]:
+    """A served flag as the admin API takes it (no id; dependencies by key)."""
+    filters = json.loads(json.dumps(flag["filters"]))
+    for group in filters.get("groups", []):
+        for prop in group.get("properties", []):
+            prop.pop("dependency_chain", None)
+    return {
+        "key": flag["key"],
+        "name": flag.get("name", ""),
+        "active": flag["active"],
+        "filters": filters,
+    }
+
+
+@dataclass
+class ServerFigures:
+    closed: list[dict[str, float]] = field(default_factory=list)
+    paced: dict[str, float] = field(default_factory=dict)
+    identify: dict[str, float] = field(default_factory=dict)
+    stream: dict[str, float] = field(default_factory=dict)
+
+
+def measure(
+    plat: Platform,
+    flags: Sequence[dict[str, Any]],
+    person: dict[str, Any],
+    *,
+    concurrencies: Sequence[int],
+    seconds: float,
+    rate: float,
+    lag_trials: int,
+) -> ServerFigures:
+    figures = ServerFigures()
+    requests = flags_requests(plat, person)
+    asyncio.run(_spread(plat, requests, 8, 2.0))  # warm-up: caches, connections, JIT-free paths
+    for concurrency in concurrencies:
+        r = asyncio.run(_spread(plat, requests, concurrency, seconds))
+        if r.failed:
+            raise RuntimeError(
+                f"{r.failed} failed requests at concurrency {concurrency}: "
+                f"{r.errors[:3]} {dict(r.statuses)}"
+            )
+        figures.closed.append(
+            {
+                "concurrency": concurrency,
+                "rps": r.ok / r.elapsed_s,
+                "p50_ms": r.latency_ms(0.5),
+                "p99_ms": r.latency_ms(0.99),
+            }
+        )
+        print(
+            f"  closed loop, {concurrency:>3} connections: {figures.closed[-1]['rps']:8.0f} req/s  "
+            f"p50 {figures.closed[-1]['p50_ms']:.2f} ms  p99 {figures.closed[-1]['p99_ms']:.2f} ms",
+            flush=True,
+        )
+    paced = asyncio.run(fixed_rate(plat, requests, rate, seconds * 1.5))
+    figures.paced = {
+        "target_rps": rate,
+        "achieved_rps": paced.sent / paced.elapsed_s,
+        "ok": paced.ok,
+        "sent": paced.sent,
+        "p50_ms": paced.latency_ms(0.5),
+        "p99_ms": paced.latency_ms(0.99),
+    }
+    print(
+        f"  paced at {rate:.0f} req/s: achieved {figures.paced['achieved_rps']:.0f}  "
+        f"p50 {figures.paced['p50_ms']:.2f} ms  p99 {figures.paced['p99_ms']:.2f} ms",
+        flush=True,
+    )
+    figures.identify = summarize_lags(identify_lag(plat, lag_trials))
+    print(
+        f"  identify -> /flags lag over {lag_trials} people: "
+        f"p50 {figures.identify['p50_ms']:.1f} ms  "
+        f"p99 {figures.identify['p99_ms']:.1f} ms",
+        flush=True,
+    )
+    figures.stream = summarize_lags(sse_lag(plat, flags[0]["key"], max(10, lag_trials // 5)))
+    print(
+        f"  change -> SSE on the other instance: p50 {figures.stream['p50_ms']:.1f} ms  "
+        f"p99 {figures.stream['p99_ms']:.1f} ms  max {figures.stream['max_ms']:.1f} ms",
+        flush=True,
+    )
+    return figures

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import weakref
+
 import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
@@ -9,6 +12,20 @@ from psycopg_pool import AsyncConnectionPool
 from services.core.errors import StartupError
 
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
+# A connection handed out again within this long of its last check is not pinged again: a
+# check is a round trip, which on a hot read path costs as much as the query itself.
+CHECK_EVERY_S = 1.0
+_last_checked: weakref.WeakKeyDictionary[psycopg.AsyncConnection[TupleRow], float] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _check(conn: psycopg.AsyncConnection[TupleRow]) -> None:
+    now = time.monotonic()
+    if now - _last_checked.get(conn, float("-inf")) < CHECK_EVERY_S and not conn.broken:
+        return
+    await AsyncConnectionPool.check_connection(conn)
+    _last_checked[conn] = now
 
 
 def first_line(exc: BaseException) -> str:
@@ -37,7 +54,8 @@ async def check_reachable(url: str, timeout_s: float = 5.0) -> None:
     await conn.close()
 
 
-async def open_pool(url: str, min_size: int, max_size: int) -> Pool:
+async def open_pool(url: str, min_size: int, max_size: int, *, autocommit: bool = False) -> Pool:
+    """A pool; ``autocommit`` suits read paths that would otherwise pay a COMMIT round trip."""
     await check_reachable(url)
     pool: Pool = AsyncConnectionPool(
         url,
@@ -46,9 +64,10 @@ async def open_pool(url: str, min_size: int, max_size: int) -> Pool:
         open=False,
         # Waiting longer than this for a connection means the database is down: fail and retry.
         timeout=10,
-        kwargs={"autocommit": False},
-        # A restarted database leaves dead connections behind; test each one before handing it out.
-        check=AsyncConnectionPool.check_connection,
+        kwargs={"autocommit": autocommit},
+        # A restarted database leaves dead connections behind; test them before handing them out
+        # (at most once a second each; a connection that breaks in use is discarded on return).
+        check=_check,
     )
     await pool.open(wait=True, timeout=10)
     return pool

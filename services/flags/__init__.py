@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from services.core import db
 from services.core.service import Context, Service
-from services.flags.api import HUB, router
+from services.flags.api import HUB, READ_POOL, router
 from services.flags.consumers import consumers
 from services.flags.definitions import Hub
 from services.flags.tasks import jobs, periodic
@@ -18,11 +19,17 @@ if TYPE_CHECKING:
 @contextlib.asynccontextmanager
 async def _lifespan(ctx: Context) -> AsyncIterator[None]:
     hub = ctx.state[HUB] = Hub(ctx)
+    assert ctx.settings.database_url  # the runtime refuses to start without one
+    # Evaluation reads in autocommit: one round trip per request, no COMMIT.
+    pool = ctx.state[READ_POOL] = await db.open_pool(
+        ctx.settings.database_url, 1, ctx.settings.db_pool_max, autocommit=True
+    )
     await hub.start()
     try:
         yield
     finally:
         await hub.stop()
+        await pool.close()
 
 
 SERVICE = Service(

@@ -41,6 +41,7 @@ MAX_COHORT_BODY = 16 * 1024 * 1024
 KEEPALIVE_S = 15.0
 JSON = "application/json"
 HUB = "flags.hub"
+READ_POOL = "flags.read_pool"
 
 Req = Request[Any, Any, Any]
 
@@ -255,7 +256,8 @@ async def _evaluate(request: Req) -> dict[str, Evaluation]:
         compression=q.get("compression"),
         query_token=q.get("token") or q.get("api_key"),
     )
-    _, results = await evaluation.evaluate(ctx_of(request), hub_of(request), req)
+    ctx = ctx_of(request)
+    _, results = await evaluation.evaluate(ctx, hub_of(request), ctx.state[READ_POOL], req)
     return results
 
 

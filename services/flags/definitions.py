@@ -42,6 +42,8 @@ class Snapshot:
     # The local-evaluation document (PostHog's shape) and its ETag.
     body: bytes
     etag: str
+    # Whether evaluation must look up static cohort membership at all.
+    has_static_cohorts: bool = False
 
 
 class Hub:
@@ -166,7 +168,8 @@ async def _load(conn: repo.Conn, project_id: int, revision: int) -> Snapshot:
         group_type_mapping=mapping,
     )
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Snapshot(project_id, revision, flagset, body, etag)
+    has_static = any(is_static for _, is_static, _ in cohort_rows)
+    return Snapshot(project_id, revision, flagset, body, etag, has_static)
 
 
 # Put in listeners' queues when the process stops, so open streams end.

@@ -21,6 +21,7 @@ from services.flags.errors import InvalidRequest, InvalidToken
 if TYPE_CHECKING:
     from devflow_sdk.flags import Evaluation
 
+    from services.core.db import Pool
     from services.core.service import Context
     from services.flags.definitions import Hub, Snapshot
 
@@ -109,16 +110,23 @@ def _groups(value: Any, errors: list[FieldError]) -> dict[str, str]:
 
 
 async def evaluate(
-    ctx: Context, hub: Hub, req: EvalRequest
+    ctx: Context, hub: Hub, pool: Pool, req: EvalRequest
 ) -> tuple[Snapshot, dict[str, Evaluation]]:
+    """Evaluate every flag (or ``req.keys``) for the subject; ``pool`` is an autocommit pool."""
     project_id = await ctx.projects.by_token(req.token)
     if project_id is None:
         raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
     snapshot = await hub.snapshot(project_id)
     if not len(snapshot.flagset):
         return snapshot, {}
-    async with ctx.pool.connection() as conn:
-        subject = await repo.select_subject(conn, project_id, req.distinct_id, req.groups)
+    async with pool.connection() as conn:
+        subject = await repo.select_subject(
+            conn,
+            project_id,
+            req.distinct_id,
+            req.groups,
+            static_cohorts=snapshot.has_static_cohorts,
+        )
     person = {"distinct_id": req.distinct_id}
     person.update(subject.person_properties or {})
     person.update(_traits(subject.person_traits))

@@ -215,37 +215,55 @@ SELECT group_type_index, group_type FROM group_type_mapping
 WHERE project_id = %s ORDER BY group_type_index
 """
 
-# Everything one evaluation needs about its subject, in one round trip: the person's properties,
-# the static cohorts any of the person's distinct ids belong to, the traits other services
-# published, and the requested groups' properties and traits.
-SELECT_SUBJECT = """
-WITH person AS (
-    SELECT p.id, p.properties FROM person_distinct_ids d JOIN persons p ON p.id = d.person_id
-    WHERE d.project_id = %(project_id)s AND d.distinct_id = %(distinct_id)s
-), requested AS (
+# Everything one evaluation needs about its subject, in one round trip: the person's properties
+# and the traits other services published, plus (only when they can matter, so the common query
+# stays small) the static cohorts any of the person's distinct ids belong to and the requested
+# groups' properties and traits.
+_SUBJECT_PERSON = """
+SELECT p.id, p.properties FROM person_distinct_ids d JOIN persons p ON p.id = d.person_id
+WHERE d.project_id = %(project_id)s AND d.distinct_id = %(distinct_id)s
+"""
+_SUBJECT_TRAITS = """
+(SELECT jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk) FROM flag_traits t
+ WHERE t.project_id = %(project_id)s AND t.subject_kind = 'person' AND t.group_type = ''
+   AND t.subject_key = %(distinct_id)s)
+"""
+_SUBJECT_COHORTS = """
+ARRAY(
+    SELECT DISTINCT m.cohort_id::text FROM cohort_members m
+    WHERE m.project_id = %(project_id)s AND (
+        m.distinct_id = %(distinct_id)s OR m.distinct_id IN (
+            SELECT d.distinct_id FROM person_distinct_ids d
+            WHERE d.person_id = (SELECT id FROM person)
+        ))
+)
+"""
+_SUBJECT_GROUPS = """
+(SELECT jsonb_object_agg(g.group_type, g.properties) FROM groups g
+ JOIN requested r ON g.group_type = r.gtype AND g.group_key = r.gkey
+ WHERE g.project_id = %(project_id)s),
+(SELECT jsonb_object_agg(t.group_type,
+                         jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk))
+ FROM flag_traits t JOIN requested r ON t.group_type = r.gtype AND t.subject_key = r.gkey
+ WHERE t.project_id = %(project_id)s AND t.subject_kind = 'group')
+"""
+_REQUESTED = """
+, requested AS (
     SELECT * FROM unnest(%(group_types)s::text[], %(group_keys)s::text[]) AS r (gtype, gkey)
 )
-SELECT
-    (SELECT properties FROM person),
-    ARRAY(
-        SELECT DISTINCT m.cohort_id::text FROM cohort_members m
-        WHERE m.project_id = %(project_id)s AND (
-            m.distinct_id = %(distinct_id)s OR m.distinct_id IN (
-                SELECT d.distinct_id FROM person_distinct_ids d
-                WHERE d.person_id = (SELECT id FROM person)
-            ))
-    ),
-    (SELECT jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk) FROM flag_traits t
-     WHERE t.project_id = %(project_id)s AND t.subject_kind = 'person' AND t.group_type = ''
-       AND t.subject_key = %(distinct_id)s),
-    (SELECT jsonb_object_agg(g.group_type, g.properties) FROM groups g
-     JOIN requested r ON g.group_type = r.gtype AND g.group_key = r.gkey
-     WHERE g.project_id = %(project_id)s),
-    (SELECT jsonb_object_agg(t.group_type,
-                             jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk))
-     FROM flag_traits t JOIN requested r ON t.group_type = r.gtype AND t.subject_key = r.gkey
-     WHERE t.project_id = %(project_id)s AND t.subject_kind = 'group')
 """
+
+
+def _subject_query(cohorts: bool, groups: bool) -> str:
+    return (
+        f"WITH person AS ({_SUBJECT_PERSON}){_REQUESTED if groups else ''}\n"
+        f"SELECT (SELECT properties FROM person), {_SUBJECT_TRAITS},"
+        f" {_SUBJECT_COHORTS if cohorts else 'NULL'},"
+        f" {_SUBJECT_GROUPS if groups else 'NULL, NULL'}"
+    )
+
+
+SELECT_SUBJECT = {(c, g): _subject_query(c, g) for c in (False, True) for g in (False, True)}
 
 # Newer facts win; a redelivered or late message never rolls a trait back.
 UPSERT_PLAN = """
@@ -510,17 +528,24 @@ class Subject(msgspec.Struct, frozen=True):
 
 
 async def select_subject(
-    conn: Conn, project_id: int, distinct_id: str, groups: dict[str, str]
+    conn: Conn,
+    project_id: int,
+    distinct_id: str,
+    groups: dict[str, str],
+    *,
+    static_cohorts: bool,
 ) -> Subject:
+    """The subject's stored data; cohort membership is read only when ``static_cohorts``."""
     params = {
         "project_id": project_id,
         "distinct_id": distinct_id,
         "group_types": list(groups),
         "group_keys": list(groups.values()),
     }
-    row = await (await conn.execute(SELECT_SUBJECT, params)).fetchone()
+    query = SELECT_SUBJECT[static_cohorts, bool(groups)]
+    row = await (await conn.execute(query, params)).fetchone()
     assert row is not None
-    return Subject(row[0], list(row[1] or []), row[2], row[3], row[4])
+    return Subject(row[0], list(row[2] or []), row[1], row[3], row[4])
 
 
 async def upsert_plan(
