@@ -72,7 +72,9 @@ class Compiler:
         self.group_types = group_type_mapping
         self.matching_version = matching_version
         self._cohort_groups: dict[str, Compiled] = {}
+        self._cohort_deps: dict[str, bool] = {}  # does the cohort contain flag dependencies?
         self._compiling: set[str] = set()
+        self._deps_seen = False  # did the flag being compiled reach a dependency filter?
 
     # --- filters ---------------------------------------------------------------------------------
 
@@ -84,6 +86,7 @@ class Compiler:
         if kind == "cohort":
             return self._cohort(prop), False
         if kind == "flag":
+            self._deps_seen = True
             return compile_dependency(prop, self.resolve, self.chains), False
         return compile_property(prop, self.matching_version), _hashable(prop.get("key"))
 
@@ -110,6 +113,7 @@ class Compiler:
 
             return static
         group, _ = self.cohort_group(cohort_id)
+        self._deps_seen = self._deps_seen or self._cohort_deps.get(cohort_id, True)
 
         def dynamic(props: Mapping[Any, Any], ev: Context) -> bool:
             if not supported:
@@ -124,10 +128,13 @@ class Compiler:
         if cohort_id in self._compiling:
             return _raiser(BrokenDefinition, f"cohort {cohort_id} contains itself"), False
         self._compiling.add(cohort_id)
+        outer, self._deps_seen = self._deps_seen, False
         try:
             compiled = self.group(self.cohorts[cohort_id])
         finally:
             self._compiling.discard(cohort_id)
+            self._cohort_deps[cohort_id] = self._deps_seen
+            self._deps_seen = outer or self._deps_seen
         self._cohort_groups[cohort_id] = compiled
         return compiled
 
@@ -171,6 +178,7 @@ class Compiler:
         flag.active = bool(raw.get("active"))
         flag.continuity = bool(raw.get("ensure_experience_continuity", False))
         filters = raw.get("filters") or {}
+        self._deps_seen = False
         if isinstance(filters, Mapping):
             try:
                 self._filters(flag, raw, filters)
@@ -178,6 +186,7 @@ class Compiler:
                 flag.broken = f"unusable filters: {exc}"
         else:
             flag.broken = "filters is not an object"
+        flag.uses_deps = self._deps_seen
         _prebuild_results(flag)
         flag.run = build_runner(flag)
         return flag

@@ -138,6 +138,7 @@ class CompiledFlag:
         "rollout_bytes",
         "rollout_hash",
         "run",
+        "uses_deps",
         "variant_bytes",
         "variant_hash",
         "variants",
@@ -158,6 +159,7 @@ class CompiledFlag:
         self.enrollment = False
         self.holdout: tuple[float, str] | str | None = None  # (percentage, variant) or broken
         self.early_exit = False
+        self.uses_deps = True  # may evaluate other flags (needs the subject in the context)
         self.conditions: Sequence[Condition] = ()
         self.conditions_broken: str | None = None
         self.variants: tuple[tuple[float, float, Any], ...] = ()

@@ -28,6 +28,7 @@ from ._types import (
     Evaluation,
     Inconclusive,
     NeedsServer,
+    Predicate,
 )
 
 Runner = Callable[
@@ -67,7 +68,7 @@ def _is_plain(flag: CompiledFlag) -> bool:
 
 
 def _fast_runner(flag: CompiledFlag) -> Runner:
-    steps = []
+    steps: list[Step] = []
     for cond in flag.conditions:
         i = cond.index
         threshold = cond.threshold
@@ -87,9 +88,11 @@ def _fast_runner(flag: CompiledFlag) -> Runner:
     plan = tuple(steps)
     rollout_hash, variant_hash = flag.rollout_hash, flag.variant_hash
     rollout_bytes, variant_bytes = flag.rollout_bytes, flag.variant_bytes
-    early_exit = flag.early_exit
+    early_exit, uses_deps = flag.early_exit, flag.uses_deps
     no_match, out_of_bound = flag.no_match, flag.out_of_bound
     assert no_match is not None
+    if len(plan) == 1:
+        return _single_condition_runner(flag, plan[0])
 
     def run(
         distinct_id: Any,
@@ -98,8 +101,9 @@ def _fast_runner(flag: CompiledFlag) -> Runner:
         group_props: Mapping[Any, Any],
         ev: Context,
     ) -> Evaluation:
-        ev.subject = distinct_id
-        ev.dep_cache = None
+        if uses_deps:
+            ev.subject = distinct_id
+            ev.dep_cache = None
         position = -1.0
         pending: Exception | None = None
         first_out: int | None = None
@@ -138,6 +142,55 @@ def _fast_runner(flag: CompiledFlag) -> Runner:
                 f"no condition matched and one was undecided: {pending}", reason_of(pending)
             )
         return no_match if first_out is None else out_of_bound[first_out]
+
+    return run
+
+
+Step = tuple[
+    Predicate | None,  # the condition's filters
+    float | None,  # rollout / 100 when below 100%
+    Evaluation | None,  # the result when it matches, unless the variant is hashed
+    tuple[tuple[float, float, Evaluation], ...],  # variant ranges and their results
+    Evaluation,  # the result when no variant range contains the subject
+    int,  # the condition's index
+]
+
+
+def _single_condition_runner(flag: CompiledFlag, step: Step) -> Runner:
+    """The most common flag: one condition set. Exceptions from its filters propagate as they
+    are, which is what the general loop would make of them with a single condition."""
+    check, limit, fixed, by_variant, enabled, _ = step
+    rollout_hash, variant_hash = flag.rollout_hash, flag.variant_hash
+    rollout_bytes, variant_bytes = flag.rollout_bytes, flag.variant_bytes
+    uses_deps = flag.uses_deps
+    no_match, out_of_bound = flag.no_match, flag.out_of_bound[0]
+    assert no_match is not None
+
+    def run(
+        distinct_id: Any,
+        props: Mapping[Any, Any],
+        groups: Mapping[Any, Any],
+        group_props: Mapping[Any, Any],
+        ev: Context,
+    ) -> Evaluation:
+        if uses_deps:
+            ev.subject = distinct_id
+            ev.dep_cache = None
+        if check is not None and not check(props, ev):
+            return no_match
+        if limit is not None:
+            encoded = ev.id_bytes
+            position = rollout_hash(distinct_id) if encoded is None else rollout_bytes(encoded)
+            if position > limit:
+                return out_of_bound
+        if fixed is not None:
+            return fixed
+        encoded = ev.id_bytes
+        spot = variant_hash(distinct_id) if encoded is None else variant_bytes(encoded)
+        for low, high, outcome in by_variant:
+            if low <= spot < high:
+                return outcome
+        return enabled
 
     return run
 
