@@ -1,0 +1,1 @@
+"""Experiments service: experiments, metrics and their results (the statistics live in ``stats``)."""
