@@ -306,14 +306,9 @@ def definitions() -> dict[str, Any]:
 
 def served_flags() -> list[dict[str, Any]]:
     """The flags as PostHog serves them to SDKs: dependencies by key, with their chain."""
-    out = flags()
-    for flag in out:
-        for cond in flag["filters"]["groups"]:
-            for prop in cond["properties"]:
-                if prop["type"] == "flag":
-                    prop["key"] = "dark-mode"
-                    prop["dependency_chain"] = ["dark-mode"]
-    return out
+    from devflow_sdk.flags import with_dependency_chains
+
+    return with_dependency_chains(flags())
 
 
 # --- GrowthBook ----------------------------------------------------------------------------------

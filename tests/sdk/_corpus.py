@@ -7,13 +7,12 @@ evaluation (dependencies by key, with their chains), which is what posthog-pytho
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from datetime import UTC, date, datetime
 from typing import Any
 
-from devflow_sdk.flags._cycles import Resolver, dependency_chains
+from devflow_sdk.flags import with_dependency_chains
 
 GROUP_TYPES = {"0": "company", "1": "team"}
 PERSON_KEYS = [
@@ -367,17 +366,4 @@ def users(rng: random.Random, count: int) -> list[dict[str, Any]]:
 def served(flag_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The flags as PostHog's local-evaluation endpoint serves them: each dependency names its
     flag by key and carries the chain to evaluate (empty for cycles and missing flags)."""
-    by_key = {f["key"]: f for f in flag_list}
-    resolver = Resolver(by_key)
-    chains = dependency_chains(by_key)
-    out = copy.deepcopy(flag_list)
-    for flag in out:
-        for group in flag["filters"]["groups"]:
-            for prop in group["properties"]:
-                if prop.get("type") != "flag":
-                    continue
-                target = resolver.resolve(str(prop["key"]))
-                if target is not None:
-                    prop["key"] = target
-                prop["dependency_chain"] = chains.get(target, []) if target else []
-    return out
+    return with_dependency_chains(flag_list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devflow_sdk.flags import dependencies, find_dependency_cycle
+from devflow_sdk.flags import dependencies, find_dependency_cycle, with_dependency_chains
 from devflow_sdk.flags._cycles import dependency_chains
 
 
@@ -67,3 +67,23 @@ def test_dependency_chains_like_posthog_serves_them() -> None:
     assert chains["d"] == ["a", "b", "c", "d"]
     assert chains["cyc1"] == chains["cyc2"] == chains["on-cycle"] == []
     assert chains["missing"] == []
+
+
+def test_with_dependency_chains_serves_keys_and_chains() -> None:
+    flags = [
+        {"key": "a"} | _flag(1),
+        {"key": "b"} | _flag(2, "1"),
+        {"key": "c"} | _flag(3, "2", "a"),
+        {"key": "gone"} | _flag(4, "404"),
+        {"key": "loop"} | _flag(5, "5"),
+    ]
+    served = {
+        f["key"]: f["filters"]["groups"][0]["properties"] for f in with_dependency_chains(flags)
+    }
+    assert [(p["key"], p["dependency_chain"]) for p in served["c"]] == [
+        ("b", ["a", "b"]),
+        ("a", ["a"]),
+    ]
+    assert [(p["key"], p["dependency_chain"]) for p in served["gone"]] == [("404", [])]
+    assert [(p["key"], p["dependency_chain"]) for p in served["loop"]] == [("loop", [])]
+    assert "dependency_chain" not in flags[2]["filters"]["groups"][0]["properties"][0]  # a copy

@@ -12,7 +12,7 @@ local evaluation, including exactly when it is inconclusive::
 
 from __future__ import annotations
 
-from ._cycles import dependencies, find_dependency_cycle
+from ._cycles import dependencies, find_dependency_cycle, with_dependency_chains
 from ._engine import FlagSet
 from ._hashing import bucket
 from ._types import DefinitionError, Evaluation
@@ -27,4 +27,5 @@ __all__ = [
     "find_dependency_cycle",
     "validate_cohort",
     "validate_flag",
+    "with_dependency_chains",
 ]

@@ -7,7 +7,8 @@ its key (as PostHog serves it to SDKs). An id is tried first, then a key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import copy
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 _END: Final[Any] = object()
@@ -121,3 +122,22 @@ def dependency_chains(flags: Mapping[str, Mapping[str, Any]]) -> dict[str, list[
     for key in flags:
         build(key, set())
     return chains
+
+
+def with_dependency_chains(flags: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of ``flags`` in the shape PostHog serves them to SDKs for local evaluation: every
+    dependency names its flag by key and carries its ``dependency_chain`` (empty for a cycle or
+    a flag that does not exist, whose reference is then left as it was)."""
+    by_key = {
+        f["key"]: f for f in flags if isinstance(f, Mapping) and isinstance(f.get("key"), str)
+    }
+    resolver = Resolver(by_key)
+    chains = dependency_chains(by_key)
+    out = copy.deepcopy([dict(f) for f in flags])
+    for flag in out:
+        for prop in _dependency_filters(flag):
+            target = resolver.resolve(str(prop.get("key")))
+            if target is not None:
+                prop["key"] = target  # type: ignore[index]
+            prop["dependency_chain"] = list(chains.get(target, [])) if target else []  # type: ignore[index]
+    return out
