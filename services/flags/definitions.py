@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from devflow_sdk.flags import FlagSet
+from devflow_sdk.flags import FlagSet, with_dependency_chains
 
 from schemas.flags import DefinitionFlag, Definitions, FlagsMessage
 from services.flags import repo
@@ -157,16 +157,18 @@ async def _load(conn: repo.Conn, project_id: int, revision: int) -> Snapshot:
         **dynamic,
         **{str(cid): {"is_static": True} for cid, is_static, _ in cohort_rows if is_static},
     }
+    # Dependencies are stored by flag id; SDKs get them as PostHog serves them (by key, with
+    # the dependency chain), and the server's own engine reads the same document.
+    served = with_dependency_chains([msgspec.to_builtins(f) for f in wire_flags])
     body = _encoder.encode(
         Definitions(
-            flags=wire_flags, group_type_mapping=mapping, cohorts=dynamic, revision=revision
+            flags=msgspec.convert(served, list[DefinitionFlag]),
+            group_type_mapping=mapping,
+            cohorts=dynamic,
+            revision=revision,
         )
     )
-    flagset = FlagSet(
-        [msgspec.to_builtins(f) for f in wire_flags],
-        cohorts=server_cohorts,
-        group_type_mapping=mapping,
-    )
+    flagset = FlagSet(served, cohorts=server_cohorts, group_type_mapping=mapping)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     has_static = any(is_static for _, is_static, _ in cohort_rows)
     return Snapshot(project_id, revision, flagset, body, etag, has_static)

@@ -33,9 +33,24 @@ def _client(server: Server, project: Any, *, local: bool) -> posthog.Posthog:
 
 
 def _flag_set(http: httpx.Client, project: Any) -> None:
-    create(http, project, rollout_flag("half", 50))
+    half = create(http, project, rollout_flag("half", 50))
     create(http, project, property_flag("gmail", "email", "gmail.com", operator="icontains"))
     create(http, project, multivariate_flag("mv", {"a": 34, "b": 33, "c": 33}, {"b": '{"n": 2}'}))
+    # A dependency on the first flag, stored by id and served to SDKs by key with its chain.
+    dependency = {
+        "key": str(half["id"]),
+        "type": "flag",
+        "value": True,
+        "operator": "flag_evaluates_to",
+    }
+    create(
+        http,
+        project,
+        {
+            "key": "needs-half",
+            "filters": {"groups": [{"properties": [dependency], "rollout_percentage": 100}]},
+        },
+    )
 
 
 def test_remote_evaluation_with_posthog_client(
@@ -53,6 +68,7 @@ def test_remote_evaluation_with_posthog_client(
             assert flags.get_flag("mv") == ours["mv"]["variant"]
             assert flags.is_enabled("half") == ours["half"]["enabled"]
             assert flags.is_enabled("gmail") is True
+            assert flags.is_enabled("needs-half") == ours["half"]["enabled"]
             if flags.get_flag("mv") == "b":
                 assert flags.get_flag_payload("mv") == {"n": 2}
         # The older per-flag calls, which many applications still use, work too.
@@ -61,7 +77,7 @@ def test_remote_evaluation_with_posthog_client(
             assert ph.get_feature_flag(
                 "mv", "user-1", send_feature_flag_events=False
             ) == ph.evaluate_flags("user-1").get_flag("mv")
-            assert set(ph.get_all_flags("user-1") or {}) == {"half", "gmail", "mv"}
+            assert set(ph.get_all_flags("user-1") or {}) == {"half", "gmail", "mv", "needs-half"}
     finally:
         ph.shutdown()
 
