@@ -1,0 +1,1 @@
+"""Statistics engine tests; GrowthBook's gbstats is the oracle."""

@@ -1,0 +1,1 @@
+"""Running GrowthBook's gbstats 0.8.0 as an oracle, in a venv of its own."""
