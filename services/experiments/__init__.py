@@ -1,1 +1,1 @@
-"""Experiments service: experiments, metrics and their results (the statistics live in ``stats``)."""
+"""Experiments service: experiments, metrics and their results (statistics in ``stats``)."""
