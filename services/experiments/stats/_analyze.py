@@ -48,8 +48,11 @@ def _validate(stats: Stats, control: Stats, analysis: Analysis) -> None:
     if isinstance(stats, RatioStats) and analysis.cuped:
         raise ValueError("CUPED applies to SampleStats, not to ratio metrics")
     if analysis.metric == "proportion":
-        totals = (stats.m_sum, stats.d_sum) if isinstance(stats, RatioStats) else (stats.sum,)
-        if any(not 0 <= total <= stats.n for total in totals):
+        if isinstance(stats, RatioStats):
+            totals: tuple[float | None, ...] = (stats.m_sum, stats.d_sum)
+        else:
+            totals = (stats.sum, stats.pre_sum)
+        if any(t is not None and not 0 <= t <= stats.n for t in totals):
             raise ValueError("a proportion metric's sums must lie between 0 and n")
 
 
