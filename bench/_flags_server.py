@@ -27,20 +27,38 @@ if TYPE_CHECKING:
 LAG_FLAG = "identify-lag-probe"
 
 
-def seed(
-    plat: Platform, flags: Sequence[dict[str, Any]], cohorts: Sequence[dict[str, Any]]
-) -> None:
-    """Create the benchmark's flags (and the cohorts they target) through the admin API."""
+def _admin(plat: Platform) -> httpx.Client:
     headers = {"Authorization": f"Bearer {plat.secret_key}"}
-    with httpx.Client(base_url=plat.urls[0], headers=headers, timeout=30) as http:
-        for i, group_type in enumerate(("company", "team")):
-            http.put(f"/api/group_types/{i}", json={"group_type": group_type}).raise_for_status()
-        for cohort in cohorts:
-            http.post("/api/cohorts", json=cohort).raise_for_status()
+    return httpx.Client(base_url=plat.urls[0], headers=headers, timeout=30)
+
+
+def create_cohorts(plat: Platform, bodies: Sequence[dict[str, Any]]) -> list[int]:
+    """Create dynamic cohorts (``{"name", "properties"}``); their ids in order."""
+    with _admin(plat) as http:
+        out = []
+        for body in bodies:
+            r = http.post(
+                "/api/cohorts",
+                json={"name": body["name"], "filters": {"properties": body["properties"]}},
+            )
+            r.raise_for_status()
+            out.append(int(r.json()["id"]))
+        return out
+
+
+def create_flags(plat: Platform, flags: Sequence[dict[str, Any]]) -> None:
+    with _admin(plat) as http:
         for flag in flags:
-            r = http.post("/api/feature_flags", json=flag)
+            r = http.post("/api/feature_flags", json=creatable(flag))
             if r.status_code != 201:
                 raise RuntimeError(f"seeding flag {flag.get('key')}: {r.status_code} {r.text}")
+
+
+def seed(plat: Platform) -> None:
+    """Group types and the flag the identify-lag probe reads."""
+    with _admin(plat) as http:
+        for i, group_type in enumerate(("company", "team")):
+            http.put(f"/api/group_types/{i}", json={"group_type": group_type}).raise_for_status()
         lag_flag = {
             "key": LAG_FLAG,
             "filters": {
@@ -114,6 +132,9 @@ class RateResult:
     sent: int = 0
     ok: int = 0
     latencies_s: list[float] = field(default_factory=list)
+    # How late the client itself sent each request (its own loop busy): part of the latency
+    # that is not the server's.
+    late_s: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
 
     def latency_ms(self, q: float) -> float:
@@ -150,6 +171,7 @@ async def fixed_rate(
             if delay > 0:
                 await asyncio.sleep(delay)
             request = requests[port_i * half + i % half]
+            result.late_s.append(max(0.0, time.perf_counter() - due))
             try:
                 writer.write(request)
                 await writer.drain()
@@ -321,10 +343,12 @@ def measure(
         "sent": paced.sent,
         "p50_ms": paced.latency_ms(0.5),
         "p99_ms": paced.latency_ms(0.99),
+        "client_late_p99_ms": 1000 * quantile(paced.late_s, 0.99),
     }
     print(
         f"  paced at {rate:.0f} req/s: achieved {figures.paced['achieved_rps']:.0f}  "
-        f"p50 {figures.paced['p50_ms']:.2f} ms  p99 {figures.paced['p99_ms']:.2f} ms",
+        f"p50 {figures.paced['p50_ms']:.2f} ms  p99 {figures.paced['p99_ms']:.2f} ms  "
+        f"(client's own send lateness p99 {figures.paced['client_late_p99_ms']:.2f} ms)",
         flush=True,
     )
     figures.identify = summarize_lags(identify_lag(plat, lag_trials))

@@ -199,12 +199,27 @@ def _serve(settings: Settings, services: Sequence[Service], role: str, started: 
         timeout_graceful_shutdown=15,
     )
     server = uvicorn.Server(config)
+    _quiet_gc()
     _progress(f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", started)
     # uvicorn re-raises the Ctrl-C it handled once its graceful shutdown is over.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:
         raise StartupError("the HTTP server did not start; see the log above")
+
+
+def _quiet_gc() -> None:
+    """Fewer, cheaper collector pauses on the request path (they show up as latency tails).
+
+    Everything imported so far lives as long as the process: freezing it keeps the collector
+    from scanning it again, and a higher first threshold lets short-lived request garbage be
+    freed by reference counting before a collection runs at all.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def _run_headless(settings: Settings, services: Sequence[Service]) -> None:

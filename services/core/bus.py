@@ -160,6 +160,14 @@ class Bus:
                 headers={"Retry-After": "2"},
             ) from None
 
+    async def notify(self, subject: str, payload: bytes = b"") -> None:
+        """A plain publish (no JetStream, no ack): a hint for :meth:`subscribe`rs, best effort."""
+        if self.connected:
+            try:
+                await self.nc.publish(subject, payload)
+            except nats.errors.Error as exc:
+                log.warning("notification on %s not sent: %s", subject, exc)
+
     async def subscribe(
         self, subject: str, handler: Callable[[str, bytes], Awaitable[None]]
     ) -> None:

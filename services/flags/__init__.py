@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from services.core import db
 from services.core.service import Context, Service
-from services.flags.api import HUB, READ_POOL, router
+from services.flags.api import HUB, READ_POOL, SUBJECTS, router
 from services.flags.consumers import consumers
 from services.flags.definitions import Hub
+from services.flags.subjects import SubjectCache
 from services.flags.tasks import jobs, periodic
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ async def _lifespan(ctx: Context) -> AsyncIterator[None]:
     pool = ctx.state[READ_POOL] = await db.open_pool(
         ctx.settings.database_url, 1, ctx.settings.db_pool_max, autocommit=True
     )
+    subjects = ctx.state[SUBJECTS] = SubjectCache()
+    await ctx.bus.subscribe("persons.changed.>", subjects.on_persons_changed)
+    await ctx.bus.subscribe("flags.traits.>", subjects.on_traits_changed)
     await hub.start()
     try:
         yield

@@ -42,6 +42,7 @@ KEEPALIVE_S = 15.0
 JSON = "application/json"
 HUB = "flags.hub"
 READ_POOL = "flags.read_pool"
+SUBJECTS = "flags.subjects"
 
 Req = Request[Any, Any, Any]
 
@@ -257,7 +258,9 @@ async def _evaluate(request: Req) -> dict[str, Evaluation]:
         query_token=q.get("token") or q.get("api_key"),
     )
     ctx = ctx_of(request)
-    _, results = await evaluation.evaluate(ctx, hub_of(request), ctx.state[READ_POOL], req)
+    _, results = await evaluation.evaluate(
+        ctx, hub_of(request), ctx.state[SUBJECTS], ctx.state[READ_POOL], req
+    )
     return results
 
 

@@ -83,3 +83,6 @@ async def store_traits(ctx: Context, msgs: Sequence[Msg]) -> None:
                         message.score,
                         message.scored_at,
                     )
+    # Every instance caches subjects: tell them (after the commit) which projects moved.
+    for project_id in sorted({m.project_id for m in decoded}):
+        await ctx.bus.notify(f"flags.traits.{project_id}")

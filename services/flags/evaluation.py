@@ -15,7 +15,6 @@ import msgspec
 from schemas.api import FieldError
 from schemas.flags import DecideResponse, FlagDetail, FlagMetadata, FlagReason, FlagsResponse
 from services.core.bodies import decode_body
-from services.flags import repo
 from services.flags.errors import InvalidRequest, InvalidToken
 
 if TYPE_CHECKING:
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from services.core.db import Pool
     from services.core.service import Context
     from services.flags.definitions import Hub, Snapshot
+    from services.flags.subjects import SubjectCache
 
 _json = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -110,7 +110,7 @@ def _groups(value: Any, errors: list[FieldError]) -> dict[str, str]:
 
 
 async def evaluate(
-    ctx: Context, hub: Hub, pool: Pool, req: EvalRequest
+    ctx: Context, hub: Hub, subjects: SubjectCache, pool: Pool, req: EvalRequest
 ) -> tuple[Snapshot, dict[str, Evaluation]]:
     """Evaluate every flag (or ``req.keys``) for the subject; ``pool`` is an autocommit pool."""
     project_id = await ctx.projects.by_token(req.token)
@@ -119,14 +119,14 @@ async def evaluate(
     snapshot = await hub.snapshot(project_id)
     if not len(snapshot.flagset):
         return snapshot, {}
-    async with pool.connection() as conn:
-        subject = await repo.select_subject(
-            conn,
-            project_id,
-            req.distinct_id,
-            req.groups,
-            static_cohorts=snapshot.has_static_cohorts,
-        )
+    subject = await subjects.subject(
+        pool,
+        project_id,
+        req.distinct_id,
+        req.groups,
+        static_cohorts=snapshot.has_static_cohorts,
+        revision=snapshot.revision,
+    )
     person = {"distinct_id": req.distinct_id}
     person.update(subject.person_properties or {})
     person.update(_traits(subject.person_traits))

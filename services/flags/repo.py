@@ -254,16 +254,21 @@ _REQUESTED = """
 """
 
 
-def _subject_query(cohorts: bool, groups: bool) -> str:
+def _subject_query(person: bool, cohorts: bool, groups: bool) -> str:
+    cohorts = person and cohorts
     return (
         f"WITH person AS ({_SUBJECT_PERSON}){_REQUESTED if groups else ''}\n"
-        f"SELECT (SELECT properties FROM person), {_SUBJECT_TRAITS},"
+        f"SELECT {'(SELECT properties FROM person)' if person else 'NULL'},"
+        f" {_SUBJECT_TRAITS if person else 'NULL'},"
         f" {_SUBJECT_COHORTS if cohorts else 'NULL'},"
         f" {_SUBJECT_GROUPS if groups else 'NULL, NULL'}"
     )
 
 
-SELECT_SUBJECT = {(c, g): _subject_query(c, g) for c in (False, True) for g in (False, True)}
+_FLAGS = (False, True)
+SELECT_SUBJECT = {
+    (p, c, g): _subject_query(p, c, g) for p in _FLAGS for c in _FLAGS for g in _FLAGS
+}
 
 # Newer facts win; a redelivered or late message never rolls a trait back.
 UPSERT_PLAN = """
@@ -534,15 +539,17 @@ async def select_subject(
     groups: dict[str, str],
     *,
     static_cohorts: bool,
+    person: bool = True,
 ) -> Subject:
-    """The subject's stored data; cohort membership is read only when ``static_cohorts``."""
+    """The subject's stored data: the person's unless not ``person`` (cohort membership only
+    when ``static_cohorts``), and the ``groups``'."""
     params = {
         "project_id": project_id,
         "distinct_id": distinct_id,
         "group_types": list(groups),
         "group_keys": list(groups.values()),
     }
-    query = SELECT_SUBJECT[static_cohorts, bool(groups)]
+    query = SELECT_SUBJECT[person, static_cohorts, bool(groups)]
     row = await (await conn.execute(query, params)).fetchone()
     assert row is not None
     return Subject(row[0], list(row[2] or []), row[1], row[3], row[4])
