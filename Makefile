@@ -43,6 +43,7 @@ check: lint types test ## Lint, types and tests
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (results printed and written to bench/results/)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/flags.py
 
 loadtest: $(STAMP) ## Headless locust run against a platform it starts; report in loadtests/reports/
 	$(BIN)/python loadtests/run.py
