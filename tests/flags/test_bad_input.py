@@ -1,0 +1,120 @@
+"""Every flags endpoint refuses unauthorized, malformed, missing and oversized input with a
+problem+json body naming the field, and keeps nothing from a refused request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.flags.factories import admin, create, fields, rollout_flag
+
+# (method, path, body) for every admin endpoint; "{key}" is a flag that exists.
+ADMIN = [
+    ("GET", "/api/feature_flags", None),
+    ("POST", "/api/feature_flags", rollout_flag("x")),
+    ("GET", "/api/feature_flags/{key}", None),
+    ("PATCH", "/api/feature_flags/{key}", {"name": "y"}),
+    ("DELETE", "/api/feature_flags/{key}", None),
+    ("POST", "/api/feature_flags/{key}/restore", None),
+    ("GET", "/api/feature_flags/{key}/history", None),
+    ("GET", "/api/feature_flags/{key}/schedules", None),
+    (
+        "POST",
+        "/api/feature_flags/{key}/schedules",
+        {"run_at": "2030-01-01T00:00:00Z", "change": {"active": False}},
+    ),
+    ("DELETE", "/api/feature_flags/{key}/schedules/1", None),
+    ("GET", "/api/cohorts", None),
+    ("POST", "/api/cohorts", {"name": "c", "is_static": True, "distinct_ids": ["a"]}),
+    ("GET", "/api/cohorts/1", None),
+    ("PATCH", "/api/cohorts/1", {"name": "d"}),
+    ("DELETE", "/api/cohorts/1", None),
+    ("GET", "/api/group_types", None),
+    ("PUT", "/api/group_types/0", {"group_type": "company"}),
+    ("GET", "/flags/definitions", None),
+    ("GET", "/api/feature_flag/local_evaluation", None),
+    ("GET", "/api/feature_flags/stream", None),
+]
+WITH_BODY = [(m, p) for m, p, b in ADMIN if b is not None]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN, ids=[f"{m} {p}" for m, p, _ in ADMIN])
+def test_unauthorized(http: httpx.Client, project: Any, method: str, path: str, body: Any) -> None:
+    create(http, project, rollout_flag("exists"))
+    url = path.format(key="exists")
+    for headers in (
+        {},
+        {"Authorization": "Bearer phs_nope"},
+        {"Authorization": f"Bearer {project.token}"},
+    ):
+        r = http.request(method, url, json=body, headers=headers)
+        assert r.status_code == 401, (url, r.text)
+        assert fields(r) == ["Authorization"]
+    flag = http.get("/api/feature_flags/exists", headers=admin(project)).json()
+    assert flag["version"] == 1
+    assert http.get("/api/cohorts", headers=admin(project)).json()["results"] == []
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY, ids=[f"{m} {p}" for m, p in WITH_BODY])
+def test_malformed_missing_and_oversized_bodies(
+    http: httpx.Client, project: Any, method: str, path: str
+) -> None:
+    create(http, project, rollout_flag("exists"))
+    cohort = http.post(
+        "/api/cohorts",
+        json={"name": "c", "is_static": True, "distinct_ids": ["a"]},
+        headers=admin(project),
+    )
+    url = path.format(key="exists").replace("/api/cohorts/1", f"/api/cohorts/{cohort.json()['id']}")
+    for raw in (b"{broken", b"", b"[1, 2]", b'"text"'):
+        r = http.request(
+            method, url, content=raw, headers=admin(project, **{"Content-Type": "application/json"})
+        )
+        assert r.status_code == 400, (url, raw, r.text)
+        assert fields(r)
+    huge = b'{"name": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+    r = http.request(
+        method, url, content=huge, headers=admin(project, **{"Content-Type": "application/json"})
+    )
+    assert r.status_code == 413, (url, r.text)
+    assert fields(r) == ["body"]
+    assert http.get("/api/feature_flags/exists", headers=admin(project)).json()["version"] == 1
+    assert [
+        c["name"] for c in http.get("/api/cohorts", headers=admin(project)).json()["results"]
+    ] == ["c"]
+
+
+def test_cohort_and_group_type_validation(http: httpx.Client, project: Any) -> None:
+    cases = [
+        ("/api/cohorts", {"is_static": True}, "name"),
+        ("/api/cohorts", {"name": "s", "is_static": True, "distinct_ids": [1]}, "distinct_ids"),
+        ("/api/cohorts", {"name": "s", "is_static": True, "filters": {}}, "filters"),
+        ("/api/cohorts", {"name": "d"}, "filters"),
+        (
+            "/api/cohorts",
+            {"name": "d", "filters": {"properties": {"type": "XOR", "values": []}}},
+            "filters.properties.type",
+        ),
+        (
+            "/api/cohorts",
+            {"name": "d", "colour": 1, "filters": {"properties": {"type": "AND", "values": []}}},
+            "colour",
+        ),
+    ]
+    for path, body, field in cases:
+        r = http.post(path, json=body, headers=admin(project))
+        assert r.status_code == 400, (body, r.text)
+        assert field in fields(r), (body, r.json())
+    for index, body, field in (
+        (7, {"group_type": "x"}, "group_type_index"),
+        (0, {"group_type": ""}, "group_type"),
+        (0, {"name": "x"}, "body"),
+    ):
+        r = http.put(f"/api/group_types/{index}", json=body, headers=admin(project))
+        assert r.status_code == 400
+        assert field in fields(r)
+    assert http.get("/api/cohorts", headers=admin(project)).json()["results"] == []
+    assert http.get("/api/group_types", headers=admin(project)).json()["results"] == []
+    assert http.get("/api/cohorts/999999", headers=admin(project)).status_code == 404
