@@ -41,7 +41,7 @@ types: $(STAMP) ## mypy --strict on services, schemas and the SDK
 
 check: lint types test ## Lint, types and tests
 
-bench: $(STAMP) ## Run the benchmarks in bench/ (results printed and written to bench/results/)
+bench: $(STAMP) ## Run the benchmarks in bench/ (ingest, then flags; figures printed, ingest also writes bench/results/)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/flags.py
 

@@ -1,8 +1,8 @@
 """DevFlow Analytics client SDK.
 
-This distribution is installable alone (``pip install ./sdk/python``). It will hold the feature-flag
-evaluation engine shared with the flags service and the capture client; today it exposes only its
-version so that the platform and its tests can depend on it being importable on its own.
+This distribution is installable alone (``pip install ./sdk/python``). It holds the feature-flag
+evaluation engine, ``devflow_sdk.flags``, which the flags service imports as-is so that local and
+remote evaluation agree. The capture client is not written yet.
 """
 
 from __future__ import annotations
