@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import api, events, flags, persons, traits
+from schemas import api, events, experiments, flags, persons, traits
 
 CONTRACTS: dict[str, Any] = {
     "events.EventBatch": events.EventBatch,
@@ -29,6 +29,10 @@ CONTRACTS: dict[str, Any] = {
     "flags.DecideResponse": flags.DecideResponse,
     "flags.Definitions": flags.Definitions,
     "traits.TraitsMessage": traits.TraitsMessage,
+    "experiments.ExperimentIn": experiments.ExperimentIn,
+    "experiments.ExperimentOut": experiments.ExperimentOut,
+    "experiments.ExperimentList": experiments.ExperimentList,
+    "experiments.ResultsOut": experiments.ResultsOut,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"

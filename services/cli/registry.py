@@ -10,7 +10,11 @@ from services.core.errors import ConfigError
 if TYPE_CHECKING:
     from services.core.service import Service
 
-AVAILABLE = {"ingest": "services.ingest", "flags": "services.flags"}
+AVAILABLE = {
+    "ingest": "services.ingest",
+    "flags": "services.flags",
+    "experiments": "services.experiments",
+}
 # Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
 REBUILDABLE = {"flags": "services.flags.rebuild"}
 

@@ -1,1 +1,9 @@
 """Experiments service: experiments, metrics and their results (statistics in ``stats``)."""
+
+from __future__ import annotations
+
+from services.core.service import Service
+from services.experiments.api import router
+from services.experiments.consumers import consumers
+
+SERVICE = Service(name="experiments", router=router, consumers=consumers)

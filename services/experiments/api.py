@@ -1,0 +1,92 @@
+"""HTTP API of the experiments service (secret key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, patch, post
+
+from schemas.api import FieldError
+from schemas.experiments import (  # noqa: TC001 - Litestar reads handler annotations at runtime
+    ExperimentList,
+    ExperimentOut,
+    ResultsOut,
+)
+from services.core.auth import require_secret_key
+from services.core.errors import PayloadTooLarge
+from services.core.http import ctx_of
+from services.experiments import results, service
+
+MAX_BODY = 256 * 1024
+Req = Request[Any, Any, Any]
+
+
+async def _body(request: Req) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise PayloadTooLarge(
+            f"the body exceeds {MAX_BODY} bytes",
+            [FieldError("body", f"larger than {MAX_BODY} bytes")],
+        )
+    return body
+
+
+@get("/api/experiments")
+async def list_experiments(request: Req) -> ExperimentList:
+    ctx = ctx_of(request)
+    return await service.list_all(ctx, await require_secret_key(request, ctx))
+
+
+@post("/api/experiments", status_code=201)
+async def create_experiment(request: Req) -> ExperimentOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    return await service.create(ctx, project_id, await _body(request))
+
+
+@get("/api/experiments/{experiment_id:int}")
+async def get_experiment(request: Req, experiment_id: int) -> ExperimentOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    return service.out(await service.get(ctx, project_id, experiment_id))
+
+
+@patch("/api/experiments/{experiment_id:int}")
+async def update_experiment(request: Req, experiment_id: int) -> ExperimentOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    return await service.update(ctx, project_id, experiment_id, await _body(request))
+
+
+@post("/api/experiments/{experiment_id:int}/launch", status_code=200)
+async def launch_experiment(request: Req, experiment_id: int) -> ExperimentOut:
+    ctx = ctx_of(request)
+    return await service.launch(ctx, await require_secret_key(request, ctx), experiment_id)
+
+
+@post("/api/experiments/{experiment_id:int}/stop", status_code=200)
+async def stop_experiment(request: Req, experiment_id: int) -> ExperimentOut:
+    ctx = ctx_of(request)
+    return await service.stop(ctx, await require_secret_key(request, ctx), experiment_id)
+
+
+@get("/api/experiments/{experiment_id:int}/results")
+async def experiment_results(request: Req, experiment_id: int, refresh: bool = False) -> ResultsOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    row = await service.get(ctx, project_id, experiment_id)
+    return await results.results(ctx, row, refresh=refresh)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        list_experiments,
+        create_experiment,
+        get_experiment,
+        update_experiment,
+        launch_experiment,
+        stop_experiment,
+        experiment_results,
+    ],
+)

@@ -1,0 +1,256 @@
+"""Experiment use cases: create, read, update, launch and stop."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from schemas.api import FieldError
+from schemas.experiments import ExperimentIn, ExperimentList, ExperimentOut, MetricIn
+from services.experiments import repo
+from services.experiments.errors import ExperimentNotFound, InvalidExperiment, StateConflict
+
+if TYPE_CHECKING:
+    from services.core.service import Context
+
+_at = re.compile(r" - at `\$\.?(.*)`$")
+_named = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+_fields = tuple(ExperimentIn.__struct_fields__)
+
+
+def decode(body: bytes, *, partial: bool = False) -> dict[str, Any]:
+    """The body as ExperimentIn fields (only the ones sent when ``partial``), or a 400 naming
+    the field at fault."""
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidExperiment(
+            "the body is not valid JSON", [FieldError("body", str(exc))]
+        ) from None
+    if not isinstance(raw, dict):
+        raise InvalidExperiment(
+            "the body must be a JSON object", [FieldError("body", "not an object")]
+        )
+    if partial:
+        unknown = sorted(set(raw) - set(_fields))
+        if unknown:
+            raise InvalidExperiment(
+                "unknown fields", [FieldError(k, "unknown field") for k in unknown]
+            )
+        return raw
+    try:
+        parsed = msgspec.convert(raw, ExperimentIn)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        match = _at.search(text)
+        where = match.group(1) if match else ""
+        named = _named.search(text)
+        if named:  # the object's own field, not the path to the object
+            where = f"{where}.{named.group(1)}" if where else named.group(1)
+        field = where or "body"
+        reason = _at.sub("", text)
+        raise InvalidExperiment(
+            "the experiment is not valid", [FieldError(field, reason)]
+        ) from None
+    return {f: getattr(parsed, f) for f in _fields}
+
+
+def check(exp: ExperimentIn) -> None:
+    """Rules a schema can't state; raises naming every field at fault."""
+    errors: list[FieldError] = []
+    if not 1 <= len(exp.name) <= 400:
+        errors.append(FieldError("name", "1 to 400 characters"))
+    if not exp.metrics:
+        errors.append(FieldError("metrics", "at least one metric is required"))
+    primaries = [i for i, m in enumerate(exp.metrics) if m.role == "primary"]
+    if exp.metrics and len(primaries) != 1:
+        errors.append(FieldError("metrics", "exactly one metric must have role 'primary'"))
+    names = [m.name for m in exp.metrics]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            errors.append(FieldError(f"metrics[{i}].name", "duplicate metric name"))
+    for i, m in enumerate(exp.metrics):
+        errors.extend(_check_metric(m, f"metrics[{i}]", top=True))
+    a = exp.analysis
+    if not 0.5 < a.confidence < 1:
+        errors.append(FieldError("analysis.confidence", "must be between 0.5 and 1"))
+    if a.sequential_tuning <= 0:
+        errors.append(FieldError("analysis.sequential_tuning", "must be positive"))
+    if a.pre_period_days <= 0:
+        errors.append(FieldError("analysis.pre_period_days", "must be positive"))
+    if a.prior_variance is not None and a.prior_variance <= 0:
+        errors.append(FieldError("analysis.prior_variance", "must be positive"))
+    if a.min_sample < 0:
+        errors.append(FieldError("analysis.min_sample", "must not be negative"))
+    if a.min_conversions < 0:
+        errors.append(FieldError("analysis.min_conversions", "must not be negative"))
+    if exp.start_at and exp.end_at and exp.end_at <= exp.start_at:
+        errors.append(FieldError("end_at", "must be after start_at"))
+    if errors:
+        raise InvalidExperiment("the experiment is not valid", errors)
+
+
+def _check_metric(m: MetricIn, path: str, *, top: bool) -> list[FieldError]:
+    errors = []
+    if not 1 <= len(m.name) <= 200:
+        errors.append(FieldError(f"{path}.name", "1 to 200 characters"))
+    if m.window_hours is not None and m.window_hours <= 0:
+        errors.append(FieldError(f"{path}.window_hours", "must be positive"))
+    if m.kind in ("conversion", "count", "sum", "mean") and not m.event:
+        errors.append(FieldError(f"{path}.event", f"required for a {m.kind} metric"))
+    if m.kind in ("sum", "mean") and not m.property:
+        errors.append(FieldError(f"{path}.property", f"required for a {m.kind} metric"))
+    if m.kind == "ratio":
+        if not top:
+            errors.append(FieldError(f"{path}.kind", "a ratio's parts can't be ratios"))
+        for part in ("numerator", "denominator"):
+            sub = getattr(m, part)
+            if sub is None:
+                errors.append(FieldError(f"{path}.{part}", "required for a ratio metric"))
+            elif sub.kind in ("ratio", "funnel"):
+                errors.append(FieldError(f"{path}.{part}.kind", "must not be ratio or funnel"))
+            else:
+                errors.extend(_check_metric(sub, f"{path}.{part}", top=False))
+    if m.kind == "funnel" and (not m.steps or len(m.steps) < 2):
+        errors.append(FieldError(f"{path}.steps", "a funnel needs at least two steps"))
+    for i, f in enumerate(m.filters):
+        if f.operator in ("gt", "gte", "lt", "lte"):
+            try:
+                float(f.value[0] if isinstance(f.value, list) else f.value)
+            except (TypeError, ValueError, IndexError):
+                errors.append(FieldError(f"{path}.filters[{i}].value", "must be a number"))
+    return errors
+
+
+def out(row: repo.ExperimentRow) -> ExperimentOut:
+    return msgspec.convert(
+        {f: getattr(row, f) for f in ExperimentOut.__struct_fields__}, ExperimentOut
+    )
+
+
+def _fields_of(exp: ExperimentIn) -> dict[str, Any]:
+    return {
+        "name": exp.name,
+        "description": exp.description,
+        "feature_flag_key": exp.feature_flag_key,
+        "start_at": exp.start_at,
+        "end_at": exp.end_at,
+        "metrics": msgspec.to_builtins(exp.metrics),
+        "analysis": msgspec.to_builtins(exp.analysis),
+        "exposure": msgspec.to_builtins(exp.exposure),
+    }
+
+
+async def create(ctx: Context, project_id: int, body: bytes) -> ExperimentOut:
+    exp = ExperimentIn(**decode(body))
+    check(exp)
+    async with ctx.pool.connection() as conn, conn.transaction():
+        if await repo.select_latest_flag(conn, project_id, exp.feature_flag_key) is None:
+            raise InvalidExperiment(
+                "no such feature flag",
+                [FieldError("feature_flag_key", "no flag with this key in the project")],
+            )
+        experiment_id = await repo.insert(conn, project_id, _fields_of(exp))
+        row = await repo.select_one(conn, project_id, experiment_id)
+    assert row is not None
+    return out(row)
+
+
+async def get(ctx: Context, project_id: int, experiment_id: int) -> repo.ExperimentRow:
+    async with ctx.pool.connection() as conn:
+        row = await repo.select_one(conn, project_id, experiment_id)
+    if row is None:
+        raise _not_found(experiment_id)
+    return row
+
+
+async def list_all(ctx: Context, project_id: int) -> ExperimentList:
+    async with ctx.pool.connection() as conn:
+        rows = await repo.select_all(conn, project_id)
+    return ExperimentList(results=[out(r) for r in rows])
+
+
+async def update(ctx: Context, project_id: int, experiment_id: int, body: bytes) -> ExperimentOut:
+    changes = decode(body, partial=True)
+    async with ctx.pool.connection() as conn, conn.transaction():
+        row = await repo.select_one(conn, project_id, experiment_id, for_update=True)
+        if row is None:
+            raise _not_found(experiment_id)
+        if row.status != "draft" and {"feature_flag_key", "start_at"} & set(changes):
+            raise StateConflict(
+                "the flag and start of a launched experiment can't change",
+                [
+                    FieldError(
+                        sorted({"feature_flag_key", "start_at"} & set(changes))[0], row.status
+                    )
+                ],
+            )
+        current = {f: getattr(row, f) for f in _fields}
+        merged = msgspec.json.encode({**msgspec.to_builtins(current), **changes})
+        exp = ExperimentIn(**decode(merged))
+        check(exp)
+        await repo.update(
+            conn, project_id, experiment_id, {**_fields_of(exp), "status": row.status}
+        )
+        await repo.delete_results(conn, experiment_id)
+        row = await repo.select_one(conn, project_id, experiment_id)
+    assert row is not None
+    return out(row)
+
+
+async def launch(ctx: Context, project_id: int, experiment_id: int) -> ExperimentOut:
+    async with ctx.pool.connection() as conn, conn.transaction():
+        row = await repo.select_one(conn, project_id, experiment_id, for_update=True)
+        if row is None:
+            raise _not_found(experiment_id)
+        if row.status != "draft":
+            raise StateConflict(
+                f"the experiment is already {row.status}", [FieldError("status", row.status)]
+            )
+        flag = await repo.select_latest_flag(conn, project_id, row.feature_flag_key)
+        definition = flag.definition if flag else {}
+        if flag is None or definition.get("archived"):
+            raise InvalidExperiment(
+                "the experiment's flag is archived or gone; restore it or pick another",
+                [FieldError("feature_flag_key", "archived")],
+            )
+        variants = ((definition.get("filters") or {}).get("multivariate") or {}).get("variants")
+        if not isinstance(variants, list) or len(variants) < 2:
+            raise InvalidExperiment(
+                "an experiment needs a multivariate flag with at least two variants "
+                "(the first is control)",
+                [FieldError("feature_flag_key", "not multivariate")],
+            )
+        fields = {f: getattr(row, f) for f in _fields if f in repo.ExperimentRow.__struct_fields__}
+        fields["start_at"] = row.start_at or datetime.now(UTC)
+        await repo.update(conn, project_id, experiment_id, {**fields, "status": "running"})
+        row = await repo.select_one(conn, project_id, experiment_id)
+    assert row is not None
+    return out(row)
+
+
+async def stop(ctx: Context, project_id: int, experiment_id: int) -> ExperimentOut:
+    async with ctx.pool.connection() as conn, conn.transaction():
+        row = await repo.select_one(conn, project_id, experiment_id, for_update=True)
+        if row is None:
+            raise _not_found(experiment_id)
+        if row.status != "running":
+            raise StateConflict(
+                f"only a running experiment can be stopped (it is {row.status})",
+                [FieldError("status", row.status)],
+            )
+        now = datetime.now(UTC)
+        fields = {f: getattr(row, f) for f in _fields if f in repo.ExperimentRow.__struct_fields__}
+        fields["end_at"] = min(row.end_at, now) if row.end_at else now
+        await repo.update(conn, project_id, experiment_id, {**fields, "status": "stopped"})
+        await repo.delete_results(conn, experiment_id)
+        row = await repo.select_one(conn, project_id, experiment_id)
+    assert row is not None
+    return out(row)
+
+
+def _not_found(experiment_id: int) -> ExperimentNotFound:
+    return ExperimentNotFound(f"no experiment {experiment_id}", [FieldError("id", "not found")])

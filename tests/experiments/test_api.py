@@ -1,0 +1,309 @@
+"""The experiments API against the real platform: create/launch/stop, results computed from
+events captured through the public API, and the bad-input contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from services.experiments import stats
+from tests.flags.factories import admin, create, fields, multivariate_flag, rollout_flag
+from tests.support import all_events, wait_for
+
+PRIMARY = {
+    "name": "purchase",
+    "kind": "conversion",
+    "event": "purchase",
+    "window_hours": 72,
+    "role": "primary",
+}
+REVENUE = {
+    "name": "revenue",
+    "kind": "mean",
+    "event": "purchase",
+    "property": "amount",
+    "role": "secondary",
+}
+VIEWS = {"name": "views", "kind": "count", "event": "$pageview", "role": "guardrail"}
+
+
+def _experiment(http: httpx.Client, project: Any, flag_key: str, **extra: Any) -> httpx.Response:
+    body = {
+        "name": "Checkout v2",
+        "feature_flag_key": flag_key,
+        "metrics": [PRIMARY, REVENUE, VIEWS],
+        **extra,
+    }
+    # The experiments service learns flags from flags.changed on NATS: wait until it has this one.
+    return wait_for(
+        lambda: (
+            (r := http.post("/api/experiments", json=body, headers=admin(project))).status_code
+            != 400
+            and r
+        )
+    )
+
+
+def test_results_from_captured_events(http: httpx.Client, server: Any, project: Any) -> None:
+    create(http, project, multivariate_flag("checkout-v2", {"control": 50, "test": 50}, {}))
+    # Started three hours ago, so every event below is in the past when results are computed.
+    began = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+    made = _experiment(
+        http,
+        project,
+        "checkout-v2",
+        analysis={"engine": "frequentist", "min_sample": 10, "min_conversions": 5},
+        start_at=began,
+    )
+    assert made.status_code == 201, made.text
+    exp = made.json()
+    assert exp["status"] == "draft"
+    launched = http.post(f"/api/experiments/{exp['id']}/launch", headers=admin(project))
+    assert launched.status_code == 200, launched.text
+    assert launched.json()["status"] == "running"
+    start = datetime.fromisoformat(launched.json()["start_at"])
+
+    # 60 people per variant; in test more buy and spend more; one person saw both (excluded).
+    expected: dict[str, list[tuple[int, float, int]]] = {"control": [], "test": []}
+    events: list[dict[str, Any]] = []
+    t = start + timedelta(seconds=5)
+    for i in range(120):
+        variant = "control" if i % 2 else "test"
+        user = f"user-{i}"
+        events.append(
+            _event(
+                "$feature_flag_called",
+                user,
+                t,
+                {"$feature_flag": "checkout-v2", "$feature_flag_response": variant},
+            )
+        )
+        bought = i % (3 if variant == "test" else 5) == 0
+        amount = float(10 + i % 7) if bought else 0.0
+        if bought:
+            events.append(_event("purchase", user, t + timedelta(minutes=5), {"amount": amount}))
+        views = i % 4
+        events.extend(
+            _event("$pageview", user, t + timedelta(minutes=1 + k), {}) for k in range(views)
+        )
+        expected[variant].append((int(bought), amount, views))
+    both = "user-both"
+    events.append(
+        _event(
+            "$feature_flag_called",
+            both,
+            t,
+            {"$feature_flag": "checkout-v2", "$feature_flag_response": "control"},
+        )
+    )
+    events.append(
+        _event(
+            "$feature_flag_called",
+            both,
+            t + timedelta(seconds=1),
+            {"$feature_flag": "checkout-v2", "$feature_flag_response": "test"},
+        )
+    )
+    events.append(_event("purchase", both, t + timedelta(minutes=2), {"amount": 999.0}))
+    # Before the start and of another flag: not exposures.
+    events.append(
+        _event(
+            "$feature_flag_called",
+            "early",
+            start - timedelta(hours=1),
+            {"$feature_flag": "checkout-v2", "$feature_flag_response": "test"},
+        )
+    )
+    events.append(
+        _event(
+            "$feature_flag_called",
+            "other",
+            t,
+            {"$feature_flag": "other-flag", "$feature_flag_response": "test"},
+        )
+    )
+    r = http.post("/batch/", json={"api_key": project.token, "batch": events})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: len(all_events(server.url, project.secret_key)) == len(events))
+
+    res = http.get(
+        f"/api/experiments/{exp['id']}/results", params={"refresh": "true"}, headers=admin(project)
+    )
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["control"] == "control"
+    by_metric = {m["name"]: m for m in body["metrics"]}
+    for name, column, kind in (
+        ("purchase", 0, "proportion"),
+        ("revenue", 1, "mean"),
+        ("views", 2, "mean"),
+    ):
+        variants = {v["key"]: v for v in by_metric[name]["variants"]}
+        assert variants["control"]["exposures"] == 60
+        assert variants["test"]["exposures"] == 60
+        sample = {
+            v: stats.SampleStats(
+                len(rows), sum(r[column] for r in rows), sum(r[column] ** 2 for r in rows)
+            )
+            for v, rows in expected.items()
+        }
+        analysis = stats.Analysis(
+            engine="frequentist", metric=kind, min_sample=10, min_conversions=5
+        )
+        (want,) = stats.analyze(sample["control"], {"test": sample["test"]}, analysis)
+        got = variants["test"]
+        assert got["status"] == want.status
+        assert got["value"] == pytest.approx(sample["test"].sum / 60)
+        assert variants["control"]["value"] == pytest.approx(sample["control"].sum / 60)
+        assert want.status == "ok", name
+        if want.status == "ok":
+            assert got["effect"] == pytest.approx(want.effect)
+            assert got["p_value"] == pytest.approx(want.p_value)
+            assert got["interval"] == pytest.approx(list(want.interval))
+    assert body["srm_p_value"] == pytest.approx(1.0)
+
+    stopped = http.post(f"/api/experiments/{exp['id']}/stop", headers=admin(project))
+    assert stopped.status_code == 200
+    assert stopped.json()["status"] == "stopped"
+    assert (
+        http.post(f"/api/experiments/{exp['id']}/stop", headers=admin(project)).status_code == 409
+    )
+
+
+def _event(name: str, distinct_id: str, ts: datetime, props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event": name,
+        "distinct_id": distinct_id,
+        "timestamp": ts.astimezone(UTC).isoformat(),
+        "uuid": str(uuid.uuid4()),
+        "properties": props,
+    }
+
+
+def test_launch_refuses_bad_flags(http: httpx.Client, project: Any) -> None:
+    create(http, project, rollout_flag("boolean-flag"))
+    exp = _experiment(http, project, "boolean-flag").json()
+    r = http.post(f"/api/experiments/{exp['id']}/launch", headers=admin(project))
+    assert r.status_code == 400
+    assert fields(r) == ["feature_flag_key"]
+    create(http, project, multivariate_flag("archived-mv", {"a": 50, "b": 50}, {}))
+    exp2 = _experiment(http, project, "archived-mv").json()
+    http.delete("/api/feature_flags/archived-mv", headers=admin(project))
+
+    def refused() -> bool:
+        r = http.post(f"/api/experiments/{exp2['id']}/launch", headers=admin(project))
+        return r.status_code == 400 and "archived" in r.text
+
+    wait_for(refused)
+    assert (
+        http.get(f"/api/experiments/{exp2['id']}", headers=admin(project)).json()["status"]
+        == "draft"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"feature_flag_key": "mv", "metrics": [PRIMARY]}, "name"),
+        (
+            {"name": "x", "feature_flag_key": "mv", "metrics": [{**PRIMARY, "kind": "magic"}]},
+            "metrics[0].kind",
+        ),
+        ({"name": "x", "feature_flag_key": "mv", "metrics": [PRIMARY], "colour": 1}, "colour"),
+        ({"name": "x", "feature_flag_key": "mv", "metrics": [REVENUE]}, "metrics"),
+        (
+            {
+                "name": "x",
+                "feature_flag_key": "mv",
+                "metrics": [PRIMARY, {**REVENUE, "property": None}],
+            },
+            "metrics[1].property",
+        ),
+        (
+            {
+                "name": "x",
+                "feature_flag_key": "mv",
+                "metrics": [PRIMARY],
+                "analysis": {"confidence": 2},
+            },
+            "analysis.confidence",
+        ),
+        ({"name": "x", "feature_flag_key": "nope", "metrics": [PRIMARY]}, "feature_flag_key"),
+        (
+            {
+                "name": "x",
+                "feature_flag_key": "mv",
+                "metrics": [PRIMARY, {"name": "f", "kind": "funnel", "steps": ["a"]}],
+            },
+            "metrics[1].steps",
+        ),
+    ],
+    ids=[
+        "name-missing",
+        "bad-kind",
+        "unknown-field",
+        "no-primary",
+        "property-missing",
+        "confidence",
+        "unknown-flag",
+        "short-funnel",
+    ],
+)
+def test_bad_experiments(
+    http: httpx.Client, project: Any, body: dict[str, Any], field: str
+) -> None:
+    create(http, project, multivariate_flag("mv", {"a": 50, "b": 50}, {}))
+    _experiment(http, project, "mv")  # the flag has reached the experiments service
+    r = http.post("/api/experiments", json=body, headers=admin(project))
+    assert r.status_code == 400, r.text
+    assert field in fields(r)
+    assert len(http.get("/api/experiments", headers=admin(project)).json()["results"]) == 1
+
+
+def test_malformed_oversized_unauthorized_and_missing(http: httpx.Client, project: Any) -> None:
+    for raw in (b"{oops", b"", b"[]"):
+        r = http.post("/api/experiments", content=raw, headers=admin(project))
+        assert r.status_code == 400
+        assert fields(r) == ["body"]
+    r = http.post(
+        "/api/experiments", content=b"{" + b" " * (300 * 1024) + b"}", headers=admin(project)
+    )
+    assert r.status_code == 413
+    for method, path in (
+        ("GET", "/api/experiments"),
+        ("POST", "/api/experiments"),
+        ("GET", "/api/experiments/1"),
+        ("PATCH", "/api/experiments/1"),
+        ("POST", "/api/experiments/1/launch"),
+        ("POST", "/api/experiments/1/stop"),
+        ("GET", "/api/experiments/1/results"),
+    ):
+        r = http.request(method, path, json={}, headers={"Authorization": "Bearer nope"})
+        assert r.status_code == 401
+        assert fields(r) == ["Authorization"]
+    missing = http.get("/api/experiments/999999", headers=admin(project))
+    assert missing.status_code == 404
+    assert fields(missing) == ["id"]
+
+
+def test_patch_and_draft_results(http: httpx.Client, project: Any) -> None:
+    create(http, project, multivariate_flag("mv2", {"a": 50, "b": 50}, {}))
+    exp = _experiment(http, project, "mv2").json()
+    r = http.patch(
+        f"/api/experiments/{exp['id']}",
+        json={"name": "Renamed", "analysis": {"engine": "bayesian", "cuped": True}},
+        headers=admin(project),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Renamed"
+    assert r.json()["analysis"]["cuped"] is True
+    assert r.json()["metrics"] == exp["metrics"]
+    bad = http.patch(f"/api/experiments/{exp['id']}", json={"metrics": []}, headers=admin(project))
+    assert bad.status_code == 400
+    assert (
+        http.get(f"/api/experiments/{exp['id']}/results", headers=admin(project)).status_code == 409
+    )
