@@ -307,3 +307,142 @@ def test_patch_and_draft_results(http: httpx.Client, project: Any) -> None:
     assert (
         http.get(f"/api/experiments/{exp['id']}/results", headers=admin(project)).status_code == 409
     )
+
+
+def test_ratio_funnel_and_cuped_statistics(http: httpx.Client, server: Any, project: Any) -> None:
+    create(http, project, multivariate_flag("rfc", {"control": 50, "test": 50}, {}))
+    start = datetime.now(UTC) - timedelta(hours=3)
+    amount = {"name": "amount", "kind": "sum", "event": "purchase", "property": "amount"}
+    orders = {"name": "orders", "kind": "count", "event": "purchase"}
+    metrics = [
+        {
+            "name": "spend",
+            "kind": "mean",
+            "event": "purchase",
+            "property": "amount",
+            "role": "primary",
+        },
+        {"name": "per-order", "kind": "ratio", "numerator": amount, "denominator": orders},
+        {
+            "name": "funnel",
+            "kind": "funnel",
+            "steps": ["$pageview", "checkout", "purchase"],
+            "window_hours": 1,
+        },
+    ]
+    analysis = {
+        "engine": "bayesian",
+        "cuped": True,
+        "pre_period_days": 1,
+        "min_sample": 5,
+        "min_conversions": 1,
+    }
+    body = {
+        "name": "RFC",
+        "feature_flag_key": "rfc",
+        "metrics": metrics,
+        "analysis": analysis,
+        "start_at": start.isoformat(),
+    }
+    exp = wait_for(
+        lambda: (
+            (r := http.post("/api/experiments", json=body, headers=admin(project))).status_code
+            == 201
+            and r
+        )
+    ).json()
+    assert (
+        http.post(f"/api/experiments/{exp['id']}/launch", headers=admin(project)).status_code == 200
+    )
+
+    t = start + timedelta(minutes=1)
+    events: list[dict[str, Any]] = []
+    spend: dict[str, list[tuple[float, float]]] = {"control": [], "test": []}  # (value, pre-value)
+    ratio: dict[str, list[tuple[float, float]]] = {"control": [], "test": []}  # (amount, orders)
+    funnel: dict[str, list[int]] = {"control": [], "test": []}
+    for i in range(40):
+        variant = "test" if i % 2 else "control"
+        user = f"u{i}"
+        pre_value = float(i % 5)
+        if pre_value:  # before the start: the CUPED covariate
+            events.append(
+                _event("purchase", user, start - timedelta(hours=2), {"amount": pre_value})
+            )
+        events.append(
+            _event(
+                "$feature_flag_called",
+                user,
+                t,
+                {"$feature_flag": "rfc", "$feature_flag_response": variant},
+            )
+        )
+        n_orders = i % 3
+        amounts = [float(5 + i % 4 + k) for k in range(n_orders)]
+        for k, a in enumerate(amounts):
+            events.append(_event("purchase", user, t + timedelta(minutes=10 + k), {"amount": a}))
+        # Funnel: pageview then checkout then purchase, in order, within the hour.
+        events.append(_event("$pageview", user, t + timedelta(minutes=2), {}))
+        checkout = i % 4 != 0
+        if checkout:
+            events.append(_event("checkout", user, t + timedelta(minutes=5), {}))
+        spend[variant].append((sum(amounts), pre_value))
+        ratio[variant].append((sum(amounts), float(n_orders)))
+        funnel[variant].append(int(checkout and n_orders > 0))
+    assert http.post("/batch/", json={"api_key": project.token, "batch": events}).status_code == 200
+    wait_for(lambda: len(all_events(server.url, project.secret_key)) == len(events))
+    res = http.get(
+        f"/api/experiments/{exp['id']}/results", params={"refresh": "true"}, headers=admin(project)
+    ).json()
+    got = {m["name"]: {v["key"]: v for v in m["variants"]} for m in res["metrics"]}
+
+    def sample(rows: list[tuple[float, float]]) -> stats.SampleStats:
+        return stats.SampleStats(
+            len(rows),
+            sum(v for v, _ in rows),
+            sum(v * v for v, _ in rows),
+            pre_sum=sum(p for _, p in rows),
+            pre_sum_squares=sum(p * p for _, p in rows),
+            sum_product=sum(v * p for v, p in rows),
+        )
+
+    def ratio_stats(rows: list[tuple[float, float]]) -> stats.RatioStats:
+        return stats.RatioStats(
+            len(rows),
+            sum(m for m, _ in rows),
+            sum(m * m for m, _ in rows),
+            sum(d for _, d in rows),
+            sum(d * d for _, d in rows),
+            sum(m * d for m, d in rows),
+        )
+
+    def funnel_stats(rows: list[int]) -> stats.SampleStats:
+        return stats.SampleStats(len(rows), sum(rows), sum(rows))
+
+    checks = [
+        (
+            "spend",
+            sample,
+            spend,
+            stats.Analysis(engine="bayesian", cuped=True, min_sample=5, min_conversions=1),
+        ),
+        (
+            "per-order",
+            ratio_stats,
+            ratio,
+            stats.Analysis(engine="bayesian", min_sample=5, min_conversions=1),
+        ),
+        (
+            "funnel",
+            funnel_stats,
+            funnel,
+            stats.Analysis(engine="bayesian", metric="proportion", min_sample=5, min_conversions=1),
+        ),
+    ]
+    for name, build, data, analysis_ in checks:
+        (want,) = stats.analyze(build(data["control"]), {"test": build(data["test"])}, analysis_)
+        assert want.status == "ok", name
+        have = got[name]["test"]
+        assert have["status"] == "ok", name
+        assert have["effect"] == pytest.approx(want.effect), name
+        assert have["chance_to_win"] == pytest.approx(want.chance_to_win), name
+        assert have["interval"] == pytest.approx(list(want.interval)), name
