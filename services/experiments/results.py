@@ -8,6 +8,7 @@ experiment's never change. Changing or stopping an experiment drops them.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +45,9 @@ async def results(ctx: Context, row: repo.ExperimentRow, *, refresh: bool = Fals
         )
         if cached is not None and fresh and not refresh:
             return msgspec.convert(cached[1], ResultsOut)
-        body = await compute(conn, row, now)
-        await repo.upsert_results(conn, row.id, body.computed_at, msgspec.to_builtins(body))
-        await conn.commit()
+        async with conn.transaction():
+            body = await compute(conn, row, now)
+            await repo.upsert_results(conn, row.id, body.computed_at, msgspec.to_builtins(body))
     return body
 
 
@@ -69,7 +70,10 @@ async def compute(conn: repo.Conn, row: repo.ExperimentRow, now: datetime) -> Re
         end=end,
         keep_first=exp.exposure.multiple_variants == "first",
     )
-    exposures = await metrics.exposure_counts(conn, scope)
+    merges = await metrics.has_merges(conn, row.project_id)
+    await metrics.materialize_exposures(conn, scope, merges=merges)
+    exposures = await metrics.exposure_counts(conn)
+    sums = await _event_metric_sums(conn, scope, exp, merges)
     counts = [exposures.get(v, 0) for v in variants]
     srm_p = None
     if len(variants) >= 2 and sum(counts) > 0:
@@ -82,7 +86,16 @@ async def compute(conn: repo.Conn, row: repo.ExperimentRow, now: datetime) -> Re
             )
     out = []
     for metric in exp.metrics:
-        out.append(await _metric(conn, scope, metric, exp.analysis, variants, exposures, warnings))
+        funnel = (
+            await metrics.funnel_stats(conn, scope, metric, merges=merges)
+            if metric.kind == "funnel"
+            else None
+        )
+        out.append(
+            _metric(
+                metric, exp.analysis, variants, exposures, sums.get(metric.name), funnel, warnings
+            )
+        )
     return ResultsOut(
         experiment_id=row.id,
         control=variants[0] if variants else "",
@@ -123,43 +136,102 @@ def _variants(
     return keys, [p / total for _, p in first]
 
 
-async def _metric(
-    conn: repo.Conn,
-    scope: metrics.Scope,
+@dataclass
+class _Sums:
+    """Where a metric's sums sit in the scan's row: (sum, sum of squares) column pairs and the
+    cross product used by CUPED or a ratio."""
+
+    value: int
+    other: int | None = None
+    product: int | None = None
+
+
+async def _event_metric_sums(
+    conn: repo.Conn, scope: metrics.Scope, exp: ExperimentIn, merges: bool
+) -> dict[str, tuple[_Sums, dict[str, list[float]]]]:
+    """One scan of the events for every metric that is not a funnel."""
+    columns: list[metrics.Column] = []
+    products: list[tuple[int, int]] = []
+    layout: dict[str, _Sums] = {}
+    cuped = exp.analysis.cuped
+    for metric in exp.metrics:
+        if metric.kind == "funnel":
+            continue
+        if metric.kind == "ratio":
+            assert metric.numerator is not None
+            assert metric.denominator is not None
+            columns += [metrics.Column(metric.numerator), metrics.Column(metric.denominator)]
+        else:
+            columns.append(metrics.Column(metric))
+            if cuped:
+                columns.append(metrics.Column(metric, pre=True))
+        if metric.kind == "ratio" or cuped:
+            products.append((len(columns) - 2, len(columns) - 1))
+            layout[metric.name] = _Sums(len(columns) - 2, len(columns) - 1, len(products) - 1)
+        else:
+            layout[metric.name] = _Sums(len(columns) - 1)
+    if not columns:
+        return {}
+    pre_start = scope.start - timedelta(days=exp.analysis.pre_period_days) if cuped else None
+    rows = await metrics.person_sums(
+        conn, scope, columns, products, merges=merges, pre_start=pre_start
+    )
+    base = 1 + 2 * len(columns)
+
+    def pick(sums: _Sums) -> dict[str, list[float]]:
+        out = {}
+        for variant, row in rows.items():
+            picked = [row[0], row[1 + 2 * sums.value], row[2 + 2 * sums.value]]
+            if sums.other is not None and sums.product is not None:
+                picked += [
+                    row[1 + 2 * sums.other],
+                    row[2 + 2 * sums.other],
+                    row[base + sums.product],
+                ]
+            out[variant] = picked
+        return out
+
+    return {name: (sums, pick(sums)) for name, sums in layout.items()}
+
+
+def _metric(
     metric: MetricIn,
     analysis_in: AnalysisIn,
     variants: list[str],
     exposures: dict[str, int],
+    sums: tuple[_Sums, dict[str, list[float]]] | None,
+    funnel: dict[str, tuple[float, float]] | None,
     warnings: list[str],
 ) -> MetricResult:
     analysis = _analysis(analysis_in, metric)
     per_variant: dict[str, stats.Stats] = {}
     values: dict[str, float | None] = {}
-    if metric.kind == "ratio":
-        assert metric.numerator is not None
-        assert metric.denominator is not None
-        raw = await metrics.ratio_stats(conn, scope, metric.numerator, metric.denominator)
+    if metric.kind == "funnel":
+        assert funnel is not None
         for v in variants:
-            n, ms, mss, ds, dss, mds = raw.get(v, (0.0,) * 6)
-            per_variant[v] = stats.RatioStats(int(n), ms, mss, ds, dss, mds)
-            values[v] = ms / ds if ds else None
-    elif metric.kind == "funnel":
-        raw = await metrics.funnel_stats(conn, scope, metric)
-        for v in variants:
-            n, done = raw.get(v, (0.0, 0.0))
+            n, done = funnel.get(v, (0.0, 0.0))
             per_variant[v] = stats.SampleStats(int(n), done, done)
             values[v] = done / n if n else None
     else:
-        pre = timedelta(days=analysis_in.pre_period_days) if analysis_in.cuped else None
-        raw = await metrics.mean_stats(conn, scope, metric, pre=pre)
+        assert sums is not None
+        layout, raw = sums
+        width = 6 if layout.other is not None else 3
         for v in variants:
-            row = raw.get(v, (0.0,) * (6 if pre else 3))
-            n, s, ss = int(row[0]), row[1], row[2]
-            extra = (
-                {"pre_sum": row[3], "pre_sum_squares": row[4], "sum_product": row[5]} if pre else {}
-            )
-            per_variant[v] = stats.SampleStats(n, s, ss, **extra)
-            values[v] = s / n if n else None
+            row = raw.get(v, [0.0] * width)
+            n = int(row[0])
+            if metric.kind == "ratio":
+                ms, mss, ds, dss, mds = row[1:6]
+                per_variant[v] = stats.RatioStats(n, ms, mss, ds, dss, mds)
+                values[v] = ms / ds if ds else None
+            else:
+                s, ss = row[1], row[2]
+                extra = (
+                    {"pre_sum": row[3], "pre_sum_squares": row[4], "sum_product": row[5]}
+                    if layout.other is not None
+                    else {}
+                )
+                per_variant[v] = stats.SampleStats(n, s, ss, **extra)
+                values[v] = s / n if n else None
     out = []
     if variants:
         control = variants[0]
