@@ -107,8 +107,9 @@ class FlagsManager:
         self._closed = False
         # Local evaluation whenever definitions can exist; remote-only otherwise.
         self._local = bool(secret_key) or options.offline or options.bootstrap is not None
-        can_cache = options.cache_dir is not None and (bool(secret_key) or options.offline)
-        self._cache = DiskCache(options.cache_dir, token) if can_cache else None  # type: ignore[arg-type]
+        self._cache: DiskCache | None = None
+        if options.cache_dir is not None and (secret_key or options.offline):
+            self._cache = DiskCache(options.cache_dir, token)
         if (start := self._initial_definitions()) is not None:
             self._store.replace(start)
         self._sync: DefinitionsSync | None = None
@@ -417,9 +418,9 @@ def _person(distinct_id: str, properties: Properties | None) -> dict[str, Any]:
 
 def _group_properties(
     groups: Properties | None, properties: GroupProperties | None
-) -> dict[str, dict[str, Any]] | None:
+) -> GroupProperties | None:
     if not groups:
-        return dict(properties) if properties else None  # type: ignore[arg-type]
+        return properties
     out: dict[str, dict[str, Any]] = {}
     for group_type, group_key in groups.items():
         merged: dict[str, Any] = {"$group_key": group_key}

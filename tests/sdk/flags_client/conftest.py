@@ -8,19 +8,7 @@ from devflow_sdk._flags_manager import FlagOptions, FlagsManager
 from devflow_sdk._http import Transport
 
 from tests.sdk.flags_client.proxy import Proxy
-
-
-class Captured:
-    """What the manager handed to its capture callback (the client's event queue)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, dict[str, Any]]] = []
-
-    def __call__(self, event: str, distinct_id: str, properties: dict[str, Any]) -> None:
-        self.events.append((event, distinct_id, properties))
-
-
-ManagerFactory = Callable[..., FlagsManager]
+from tests.sdk.flags_client.support import Captured, ManagerFactory
 
 
 @pytest.fixture

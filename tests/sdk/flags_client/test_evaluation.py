@@ -19,8 +19,8 @@ from tests.flags.factories import (
     property_flag,
     rollout_flag,
 )
-from tests.sdk.flags_client.conftest import ManagerFactory
 from tests.sdk.flags_client.proxy import Proxy
+from tests.sdk.flags_client.support import ManagerFactory
 from tests.support import Server, all_events, wait_for
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.flags.factories import admin, create, rollout_flag
-from tests.sdk.flags_client.conftest import ManagerFactory
+from tests.sdk.flags_client.support import ManagerFactory
 from tests.support import Server, wait_for
 
 

@@ -11,8 +11,8 @@ import httpx
 
 from services.cli.embedded import free_port
 from tests.flags.factories import admin, create, rollout_flag
-from tests.sdk.flags_client.conftest import ManagerFactory
 from tests.sdk.flags_client.proxy import Proxy
+from tests.sdk.flags_client.support import ManagerFactory
 from tests.support import Server, Stack, wait_for
 
 
@@ -72,8 +72,9 @@ def test_the_stream_reconnects_after_the_server_restarts(
     manager = make_manager(first.url, project, flags_ready_timeout=10, poll_interval=3600)
     wait_for(lambda: manager.streaming)
 
+    # (The server's graceful shutdown waits up to 15 s for open streams before ending them.)
     first.process.kill(signal.SIGTERM)
-    wait_for(lambda: not manager.streaming)
+    wait_for(lambda: not manager.streaming, timeout_s=60)
     # While the server is away the last definitions keep evaluating.
     assert _rollout(manager, "restart") == 10
     assert manager.get_flag("restart", "someone") is not None

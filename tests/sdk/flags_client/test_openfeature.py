@@ -22,8 +22,8 @@ from openfeature.track import TrackingEventDetails
 
 from services.cli.embedded import free_port
 from tests.flags.factories import admin, create, multivariate_flag, property_flag, rollout_flag
-from tests.sdk.flags_client.conftest import Captured, ManagerFactory
 from tests.sdk.flags_client.proxy import Proxy
+from tests.sdk.flags_client.support import Captured, ManagerFactory
 from tests.support import Server, wait_for
 
 

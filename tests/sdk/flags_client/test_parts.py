@@ -15,7 +15,7 @@ from devflow_sdk._flagsync.exposures import Exposures
 from devflow_sdk._flagsync.fetch import Event, EventParser
 from devflow_sdk._flagsync.sync import Backoff
 
-from tests.sdk.flags_client.conftest import Captured
+from tests.sdk.flags_client.support import Captured
 
 
 def test_sse_parser_follows_the_event_stream_rules() -> None:

@@ -19,8 +19,8 @@ from devflow_sdk.errors import ConfigError
 
 from services.cli.embedded import free_port
 from tests.flags.factories import admin, create, multivariate_flag, property_flag, rollout_flag
-from tests.sdk.flags_client.conftest import ManagerFactory
 from tests.sdk.flags_client.proxy import Proxy
+from tests.sdk.flags_client.support import ManagerFactory
 from tests.support import Stack, wait_for
 
 USERS = [f"user-{i}" for i in range(30)]
