@@ -55,6 +55,8 @@ class MemoryBacklog(_Backlog):
     filling the queue up to ``max_queue_size`` and then their events are counted as dropped.
     """
 
+    lost_hint = "set spool_dir= to keep unsent events on disk"
+
     def __init__(self, queue: CaptureQueue) -> None:
         super().__init__(queue)
         self.inflight: list[bytes] = []
@@ -64,6 +66,10 @@ class MemoryBacklog(_Backlog):
     @property
     def pending(self) -> int:
         return len(self.queue.items) + len(self.inflight)
+
+    @property
+    def queued(self) -> int:
+        return len(self.inflight) + sum(1 for i in self.queue.items if type(i) is bytes)
 
     @property
     def spooled(self) -> int:
@@ -89,6 +95,7 @@ class MemoryBacklog(_Backlog):
                 continue
             if inflight and size + len(item) > max_bytes:
                 break
+            self.queue.held += 1  # before popleft: a racing put() never sees room twice
             items.popleft()
             inflight.append(item)
             self.taken += 1
@@ -97,6 +104,7 @@ class MemoryBacklog(_Backlog):
 
     def commit(self, n: int) -> None:
         del self.inflight[:n]
+        self.queue.held = len(self.inflight)
         self.committed += n
 
     def drop_all(self) -> int:
@@ -104,6 +112,7 @@ class MemoryBacklog(_Backlog):
         lost = len(self.inflight) + sum(1 for i in self.queue.items if type(i) is bytes)
         self.fail_markers()
         self.inflight.clear()
+        self.queue.held = 0
         self.queue.items.clear()
         return lost
 
@@ -113,6 +122,8 @@ class MemoryBacklog(_Backlog):
 
 class SpoolBacklog(_Backlog):
     """Everything queued is written to the spool first; batches are read back from it."""
+
+    lost_hint = "the spool was full"
 
     def __init__(self, queue: CaptureQueue, spool: Spool) -> None:
         super().__init__(queue)
@@ -126,12 +137,17 @@ class SpoolBacklog(_Backlog):
         return len(self.queue.items) + self.spool.pending
 
     @property
+    def queued(self) -> int:
+        return self.queue.held + sum(1 for i in self.queue.items if type(i) is bytes)
+
+    @property
     def spooled(self) -> int:
         return self.spool.pending
 
     def absorb(self) -> None:
         """Move queued events to disk, in order, as far as the spool has room."""
-        items, spool = self.queue.items, self.spool
+        queue, spool = self.queue, self.spool
+        items = queue.items
         group: list[bytes] = []
         size = 0
         try:
@@ -140,13 +156,15 @@ class SpoolBacklog(_Backlog):
                 if isinstance(item, Marker):
                     if group:
                         spool.append(group)
-                        group, size = [], 0
+                        group, size, queue.held = [], 0, 0
                     items.popleft()
                     self.markers.append((item, spool.mark()))
                     continue
                 if not spool.has_room(size + len(item)):
                     self._full(spool.max_bytes)
                     break
+                # Until written, taken events still count as queued (for the bound and stats).
+                queue.held += 1
                 items.popleft()
                 group.append(item)
                 size += len(item) + 8
@@ -155,6 +173,8 @@ class SpoolBacklog(_Backlog):
         except OSError:
             items.extendleft(reversed(group))  # keep them in memory, in order, and retry later
             raise
+        finally:
+            queue.held = 0
 
     def reached(self, token: Any) -> bool:
         return self.spool.reached(token)

@@ -150,7 +150,7 @@ class Pipeline:
 
     def stats(self) -> Stats:
         backlog = self.sender.backlog
-        return self.counters.snapshot(queued=len(self.queue), spooled=backlog.spooled)
+        return self.counters.snapshot(queued=backlog.queued, spooled=backlog.spooled)
 
     def after_fork_in_child(self) -> None:
         if self._state is _CLOSED:

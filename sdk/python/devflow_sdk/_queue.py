@@ -67,12 +67,15 @@ class CaptureQueue:
         self.maxsize = maxsize
         self.flush_at = flush_at
         self.wake = threading.Event()
+        # Events the sender took off the deque but has not finished with (its batch in flight,
+        # without a spool): they still count against ``maxsize``.
+        self.held = 0
 
     def put(self, record: bytes) -> bool:
         """Enqueue ``record``; ``False`` when the queue is full (the caller counts the drop)."""
         items = self.items
         n = len(items)
-        if n >= self.maxsize:
+        if n + self.held >= self.maxsize:
             return False
         items.append(record)
         if n + 1 == self.flush_at:

@@ -194,9 +194,9 @@ class Sender:
             if lost:
                 self.counters.add("dropped_shutdown", lost)
                 logger.warning(
-                    "shutdown: %d event(s) could not be sent and are lost (set spool_dir= to "
-                    "keep them on disk)",
+                    "shutdown: %d event(s) could not be sent in time and are lost (%s)",
                     lost,
+                    self.backlog.lost_hint,
                 )
             self.backlog.close()
         except Exception:

@@ -429,10 +429,10 @@ class Spool:
             self._next_adopt = 0.0  # there may be another one
 
     def close(self) -> None:
+        """Close the files and release the locks; ``pending`` still reports what was left."""
         self._release_adopted()
-        if self._own is not None:
+        if self._own is not None and self._own.lock_fd is not None:
             self._own.close(remove_dir=self._own.path.name != _MAIN)
-            self._own = None
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's areas; the child opens an area of its own on first use."""
