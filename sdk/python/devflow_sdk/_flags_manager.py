@@ -54,7 +54,7 @@ class FlagOptions(msgspec.Struct, frozen=True, kw_only=True):
     - ``flags_ready_timeout``: block the constructor until definitions are there (or this many
       seconds passed); ``None`` returns at once and evaluations until then go to the server.
     - ``cache_dir``: keep the last definitions received on disk and start from them, so a
-      restart during an outage still evaluates flags.
+      restart during an outage still evaluates flags (with a secret key, or offline).
     - ``bootstrap``: a definitions file (what ``GET /flags/definitions`` returns) to start
       from; with ``offline`` the only source.
     - ``offline``: never contact the server for flags.
