@@ -95,6 +95,19 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--data-dir", default=None)
     rebuild.set_defaults(func=cmd_rebuild)
 
+    demo = sub.add_parser("demo", help="seed demo data through the public APIs")
+    dsub = demo.add_subparsers(required=True, metavar="WHAT")
+    demo_exp = dsub.add_parser(
+        "experiment", help="a realistic experiment with two weeks of data (needs devflow up)"
+    )
+    demo_exp.add_argument("--people", type=int, default=3000, help="exposed people (default 3000)")
+    demo_exp.add_argument("--url", default=None, help="platform URL (default: the running up)")
+    demo_exp.add_argument(
+        "--project", type=int, default=None, help="project id (default: the default project)"
+    )
+    demo_exp.add_argument("--data-dir", default=None)
+    demo_exp.set_defaults(func=cmd_demo_experiment)
+
     schemas = sub.add_parser("schemas", help="wire contracts")
     ssub = schemas.add_subparsers(required=True, metavar="ACTION")
     export = ssub.add_parser("export", help="write JSON Schema files for the wire contracts")
@@ -330,6 +343,37 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     verdict = "equals" if not report.differences else "differed from"
     print(f"{args.projection}: {report.flags} rows; the live projection {verdict} the log")
     return 1 if args.check and report.differences else 0
+
+
+def cmd_demo_experiment(args: argparse.Namespace) -> int:
+    from services.cli import demo
+
+    if not 10 <= args.people <= 1_000_000:
+        raise ConfigError("--people must be between 10 and 1,000,000")
+    settings = _settings(args)
+    state = runstate.read(settings.data_path)
+    url = args.url or (state.http_url if state else None)
+    if url is None:
+        raise StartupError("no running `devflow up` found; start it (make run) or pass --url")
+    with _database(args) as db, psycopg.connect(db) as conn:
+        projects = list_projects(conn)
+    project = next(
+        (
+            p
+            for p in projects
+            if (p.id == args.project if args.project else p.name == DEFAULT_PROJECT)
+        ),
+        None,
+    )
+    if project is None:
+        raise StartupError(
+            f"no project {args.project}" if args.project else "no default project: pass --project"
+        )
+    experiment_id = demo.seed(url, project.token, project.secret_key, args.people)
+    print(
+        f"experiment {experiment_id} in project {project.name!r}: {url}/experiments/{experiment_id}"
+    )
+    return 0
 
 
 def cmd_schemas_export(args: argparse.Namespace) -> int:
