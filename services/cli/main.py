@@ -211,7 +211,7 @@ def _serve(settings: Settings, services: Sequence[Service], role: str, started: 
         lifespan="on",
         timeout_graceful_shutdown=15,
     )
-    server = uvicorn.Server(config)
+    server = _draining_server_class()(config)
     _quiet_gc()
     _progress(f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", started)
     # uvicorn re-raises the Ctrl-C it handled once its graceful shutdown is over.
@@ -219,6 +219,22 @@ def _serve(settings: Settings, services: Sequence[Service], role: str, started: 
         server.run()
     if not server.started:
         raise StartupError("the HTTP server did not start; see the log above")
+
+
+def _draining_server_class() -> type[Any]:
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """Tells the app it is shutting down before uvicorn waits for open connections, so
+        streams end at once instead of holding the exit for the graceful timeout."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            ctx = getattr(getattr(self.config.app, "state", None), "ctx", None)
+            if ctx is not None:
+                ctx.draining.set()
+            await super().shutdown(sockets)
+
+    return DrainingServer
 
 
 def _quiet_gc() -> None:

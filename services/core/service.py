@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ class Context:
     role: str = "all"
     # Objects a service shares between its lifespan and its consumers, keyed "<service>.<name>".
     state: dict[str, Any] = field(default_factory=dict)
+    # Set when the HTTP server starts shutting down, before it waits for open connections:
+    # long-lived responses (event streams) end on it so the process can exit promptly.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 Lifespan = Callable[["Context"], AbstractAsyncContextManager[None]]

@@ -54,16 +54,27 @@ class Hub:
         self._locks: dict[int, asyncio.Lock] = {}
         self._watchers: dict[int, set[asyncio.Queue[Snapshot]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._drain_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._ctx.bus.subscribe("flags.changed.>", self._on_message)
         self._task = asyncio.create_task(self._watch_loop(), name="flags-watch")
+        self._drain_task = asyncio.create_task(self._end_streams_on_drain(), name="flags-drain")
+
+    async def _end_streams_on_drain(self) -> None:
+        await self._ctx.draining.wait()
+        self._close_listeners()
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._drain_task:
+            self._drain_task.cancel()
+        self._close_listeners()
+
+    def _close_listeners(self) -> None:
         for queues in self._watchers.values():
             for q in queues:
                 q.put_nowait(CLOSED)
