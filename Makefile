@@ -23,7 +23,8 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 run: $(STAMP) ## Start the whole platform on embedded PostgreSQL and NATS (http://127.0.0.1:8000)
 	$(BIN)/devflow up --port $(PORT)
 
-test: $(STAMP) ## Install what is needed and run the whole test suite
+test: $(STAMP) ## Install what is needed (Debian's chromium for the browser tests) and run the whole test suite
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP) ## ruff lint and format check, import contracts

@@ -15,7 +15,7 @@ from schemas.experiments import (  # noqa: TC001 - Litestar reads handler annota
 from services.core.auth import require_secret_key
 from services.core.errors import PayloadTooLarge
 from services.core.http import ctx_of
-from services.experiments import results, service
+from services.experiments import pages, results, service
 
 MAX_BODY = 256 * 1024
 Req = Request[Any, Any, Any]
@@ -88,5 +88,6 @@ router = Router(
         launch_experiment,
         stop_experiment,
         experiment_results,
+        pages.router,
     ],
 )

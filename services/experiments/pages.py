@@ -1,0 +1,252 @@
+"""The results dashboard: server-rendered pages under ``/experiments``.
+
+The pages show what ``GET /api/experiments/{id}/results`` returns (they call the same
+``results.results``), plus one read of exposures and of the primary metric per day for the
+line charts. Templates are in ``templates/``, the stylesheet in ``static/``, charts are drawn by
+``charts``.
+
+A browser signs in once with the project's secret key at ``/experiments/login``. The session
+cookie holds the project id, an expiry and an HMAC-SHA256 of both keyed by that project's secret
+key: any process can check it without a server-wide secret, nobody can forge it without the key,
+and changing the key ends every session. It is checked on every request. The JSON API keeps
+``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode
+
+import jinja2
+from litestar import HttpMethod, MediaType, Request, Response, Router, get, post, route
+from litestar.response import Redirect
+
+from services.core.http import ctx_of
+from services.experiments import dashboard, results, service
+from services.experiments.errors import ExperimentNotFound
+
+if TYPE_CHECKING:
+    from schemas.experiments import ExperimentOut, ResultsOut
+    from services.core.service import Context
+
+Req = Request[Any, Any, Any]
+
+COOKIE = "devflow_experiments_session"
+SESSION_TTL_S = 12 * 3600
+MAX_FORM = 4096
+_MAC_CONTEXT = b"devflow/experiments-dashboard/session"
+SELECT_SECRET_KEY = "SELECT secret_key FROM projects WHERE id = %s"  # noqa: S105 - SQL, no secret
+
+_STATIC = resources.files("services.experiments") / "static"
+_CSS = (_STATIC / "dashboard.css").read_bytes()
+CSS_URL = f"/experiments/static/dashboard.css?v={hashlib.sha256(_CSS).hexdigest()[:12]}"
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("services.experiments", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals["css_url"] = CSS_URL
+
+
+# -- the session --------------------------------------------------------------------------------
+
+
+def _mac(secret_key: str, project_id: int, expires: int) -> str:
+    message = b"%s|%d|%d" % (_MAC_CONTEXT, project_id, expires)
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def session_value(project_id: int, secret_key: str, now: float) -> str:
+    """The cookie for a session of ``project_id`` starting at ``now``."""
+    expires = int(now) + SESSION_TTL_S
+    return f"{project_id}.{expires}.{_mac(secret_key, project_id, expires)}"
+
+
+async def session_project(request: Req, ctx: Context) -> int | None:
+    """The project of a valid, unexpired session cookie; None for anything else."""
+    parts = request.cookies.get(COOKIE, "").split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 18 for p in parts[:2]):
+        return None
+    project_id, expires = int(parts[0]), int(parts[1])
+    if expires <= time.time():
+        return None
+    async with ctx.pool.connection() as conn:
+        row = await (await conn.execute(SELECT_SECRET_KEY, (project_id,))).fetchone()
+    if row is None or not hmac.compare_digest(
+        parts[2].encode(), _mac(str(row[0]), project_id, expires).encode()
+    ):
+        return None
+    return project_id
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after signing in: a dashboard path, never another site."""
+    if target and target.startswith("/experiments") and "//" not in target and "\\" not in target:
+        return target
+    return "/experiments"
+
+
+def _to_login(request: Req) -> Redirect:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = Redirect(f"/experiments/login?{urlencode({'next': target})}", status_code=303)
+    if COOKIE in request.cookies:  # expired or tampered with: drop it
+        response.delete_cookie(COOKIE, path="/experiments")
+    return response
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response[str]:
+    html = _env.get_template(template).render(**context)
+    return Response(html, status_code=status, media_type=MediaType.HTML, headers=_HEADERS)
+
+
+# -- handlers ------------------------------------------------------------------------------------
+
+
+@get("/static/dashboard.css", sync_to_thread=False)
+def stylesheet() -> Response[bytes]:
+    return Response(
+        _CSS,
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@get("/login")
+async def login_form(request: Req) -> Response[Any]:
+    target = _safe_next(request.query_params.get("next"))
+    if await session_project(request, ctx_of(request)) is not None:
+        return Redirect(target, status_code=303)
+    signed_out = request.query_params.get("signed_out") == "1"
+    return _page("login.html", next=target, error=None, signed_out=signed_out)
+
+
+@post("/login", status_code=303)
+async def login(request: Req) -> Response[Any]:
+    """Check the secret key; on success set the session cookie and go where the user was going."""
+    ctx = ctx_of(request)
+    form = parse_qs((await request.body())[:MAX_FORM].decode("utf-8", "replace"))
+    key = (form.get("secret_key") or [""])[0].strip()
+    target = _safe_next((form.get("next") or [""])[0])
+    project_id = await ctx.projects.by_secret_key(key) if key else None
+    if project_id is None:
+        if not key:
+            error = "Enter the project's secret key."
+        elif key.startswith("phc_"):
+            error = "That is the project's public token. Sign in with a secret key (phs_…)."
+        else:
+            error = "That secret key is not valid."
+        return _page("login.html", status=401, next=target, error=error, signed_out=False)
+    response = Redirect(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session_value(project_id, key, time.time()),
+        max_age=SESSION_TTL_S,
+        path="/experiments",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@route("/logout", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=303)
+async def logout() -> Response[Any]:
+    response = Redirect("/experiments/login?signed_out=1", status_code=303)
+    response.delete_cookie(COOKIE, path="/experiments")
+    return response
+
+
+@get("/")
+async def experiment_list(request: Req) -> Response[Any]:
+    ctx = ctx_of(request)
+    project_id = await session_project(request, ctx)
+    if project_id is None:
+        return _to_login(request)
+    items = []
+    for exp in (await service.list_all(ctx, project_id)).results:
+        body = await _results(ctx, project_id, exp)
+        items.append(
+            {
+                "exp": exp,
+                "headline": dashboard.headline(exp, body) if body else None,
+                "exposures": dashboard.total_exposures(body),
+                "health": dashboard.health(body) if body else None,
+            }
+        )
+    return _page("list.html", project_id=project_id, items=items, when=dashboard.when)
+
+
+@get("/{experiment_id:int}")
+async def experiment_page(request: Req, experiment_id: int) -> Response[Any]:
+    """One experiment: health, summary, charts over time, a table and interval plot per metric,
+    the calculator (its GET form comes back here)."""
+    ctx = ctx_of(request)
+    project_id = await session_project(request, ctx)
+    if project_id is None:
+        return _to_login(request)
+    try:
+        row = await service.get(ctx, project_id, experiment_id)
+    except ExperimentNotFound:
+        return _page("not_found.html", status=404, project_id=project_id, id=experiment_id)
+    exp = service.out(row)
+    body = None if exp.status == "draft" else await results.results(ctx, row)
+    end = body.data_until if body else (exp.end_at or datetime.now(UTC))
+    elapsed = (end - exp.start_at).total_seconds() / 86400 if exp.start_at else 0.0
+    exposures_chart = primary_chart = None
+    scope = dashboard.scope_of(project_id, exp, body) if body else None
+    spec = dashboard.primary(exp)
+    if scope is not None and spec is not None:
+        async with ctx.pool.connection() as conn:
+            daily = await dashboard.daily(conn, scope, spec)
+        exposures_chart, primary_chart = dashboard.over_time(exp, daily)
+    query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+    calc = dashboard.calculator(query, dashboard.calculator_defaults(exp, body, elapsed))
+    return _page(
+        "detail.html",
+        project_id=project_id,
+        exp=exp,
+        body=body,
+        duration=dashboard.duration(elapsed),
+        settings=dashboard.settings_text(exp),
+        describe=dashboard.describe,
+        primary=dashboard.primary(exp),
+        headline=dashboard.headline(exp, body) if body else None,
+        health=dashboard.health(body) if body else None,
+        metrics=dashboard.metric_views(exp, body) if body else [],
+        chance_chart=dashboard.chance_chart(exp, body) if body else None,
+        exposures_chart=exposures_chart,
+        primary_chart=primary_chart,
+        exposures=dashboard.total_exposures(body),
+        calc=calc,
+        when=dashboard.when,
+    )
+
+
+async def _results(ctx: Context, project_id: int, exp: ExperimentOut) -> ResultsOut | None:
+    """The API's results for a launched experiment (cached as the API caches them)."""
+    if exp.status == "draft":
+        return None
+    return await results.results(ctx, await service.get(ctx, project_id, exp.id))
+
+
+router = Router(
+    path="/experiments",
+    route_handlers=[stylesheet, login_form, login, logout, experiment_list, experiment_page],
+)
+"""The dashboard's routes, mounted by the experiments service's router."""
