@@ -46,6 +46,7 @@ class _Backlog:
         for item in self.queue.items:
             if type(item) is Marker:
                 item.done(False)
+        self.queue.flushes = 0
 
 
 class MemoryBacklog(_Backlog):
@@ -77,9 +78,8 @@ class MemoryBacklog(_Backlog):
 
     def absorb(self) -> None:
         items = self.queue.items
-        while items and isinstance(marker := items[0], Marker):
-            items.popleft()
-            self.markers.append((marker, self.taken))
+        while items and isinstance(items[0], Marker):
+            self.markers.append((self.queue.take_marker(), self.taken))
 
     def reached(self, token: Any) -> bool:
         return bool(self.committed >= token)
@@ -90,8 +90,7 @@ class MemoryBacklog(_Backlog):
         while items and len(inflight) < max_events:
             item = items[0]
             if isinstance(item, Marker):
-                items.popleft()
-                self.markers.append((item, self.taken))
+                self.markers.append((self.queue.take_marker(), self.taken))
                 continue
             if inflight and size + len(item) > max_bytes:
                 break
@@ -157,8 +156,7 @@ class SpoolBacklog(_Backlog):
                     if group:
                         spool.append(group)
                         group, size, queue.held = [], 0, 0
-                    items.popleft()
-                    self.markers.append((item, spool.mark()))
+                    self.markers.append((queue.take_marker(), spool.mark()))
                     continue
                 if not spool.has_room(size + len(item)):
                     self._full(spool.max_bytes)

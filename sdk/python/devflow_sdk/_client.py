@@ -19,7 +19,7 @@ from devflow_sdk._events import EventFactory, utc_now
 from devflow_sdk._flags_manager import FlagOptions, FlagsManager
 from devflow_sdk._http import Transport
 from devflow_sdk._log import enable_debug
-from devflow_sdk._pipeline import Pipeline, register_lifecycle, unregister_lifecycle
+from devflow_sdk._pipeline import Pipeline, abandon, register_lifecycle, unregister_lifecycle
 from devflow_sdk._sender import SenderOptions
 from devflow_sdk.errors import ConfigError
 
@@ -425,5 +425,5 @@ def _weak_capture(client: BaseClient) -> Callable[[str, str, dict[str, Any]], No
 
 
 def _abandon(pipeline: Pipeline, flags: FlagsManager, timeout: float) -> None:
-    pipeline.stop(timeout)
+    abandon(pipeline, timeout)
     flags.shutdown(0.0)

@@ -4,8 +4,11 @@ It also owns the process lifecycle:
 
 - **exit**: one ``atexit`` hook shuts down every live client, sending what is queued within
   each client's ``shutdown_timeout`` (the sender is a daemon thread, so it is still running when
-  ``atexit`` hooks run). ``multiprocessing`` children leave through ``os._exit``, which skips
-  ``atexit``; for them the same shutdown is registered as a ``multiprocessing.util.Finalize``.
+  ``atexit`` hooks run). A client garbage-collected without ``shutdown()`` (a local variable of
+  a ``main()`` that returned) stops accepting events and its pipeline is kept until its sender
+  is done; the exit hook waits for those too. ``multiprocessing`` children leave through
+  ``os._exit``, which skips ``atexit``; for them the same shutdown is registered as a
+  ``multiprocessing.util.Finalize``.
 - **fork**: the child of a ``fork()`` (gunicorn ``--preload``, ``multiprocessing``) has no sender
   thread and may hold copies of locks taken by the parent's threads. An ``os.register_at_fork``
   hook gives each client in the child a fresh queue, fresh counters and a sender that starts on
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 
     from devflow_sdk._http import Transport
 
-__all__ = ["Pipeline", "register_lifecycle"]
+__all__ = ["Pipeline", "abandon", "register_lifecycle", "unregister_lifecycle"]
 
 _NEW, _RUNNING, _CLOSED = "new", "running", "closed"
 
@@ -61,7 +64,7 @@ class Pipeline:
         self._options = options
         self._max_queue_size = max_queue_size
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a GC finalizer may stop() mid-put()
         self.counters = Counters()
         self.spool = (
             Spool(spool_dir, max_bytes=spool_max_bytes, fsync=spool_fsync, counters=self.counters)
@@ -148,6 +151,10 @@ class Pipeline:
     def join(self, timeout: float) -> bool:
         return self.sender.join(timeout)
 
+    @property
+    def done(self) -> bool:
+        return self.sender.join(0)
+
     def stats(self) -> Stats:
         backlog = self.sender.backlog
         return self.counters.snapshot(queued=backlog.queued, spooled=backlog.spooled)
@@ -155,7 +162,7 @@ class Pipeline:
     def after_fork_in_child(self) -> None:
         if self._state is _CLOSED:
             return
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a GC finalizer may stop() mid-put()
         self.counters = Counters()
         if self.spool is not None:
             self.spool.after_fork_in_child()
@@ -169,6 +176,8 @@ class _Owner(Protocol):
 
 
 _LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
+# Pipelines of clients collected without shutdown(), with the deadline of their final send.
+_ABANDONED: dict[Pipeline, float] = {}
 
 
 def register_lifecycle(owner: _Owner) -> None:
@@ -181,15 +190,27 @@ def unregister_lifecycle(owner: _Owner) -> None:
     _LIVE.discard(owner)
 
 
+def abandon(pipeline: Pipeline, timeout: float) -> None:
+    """The client was collected without shutdown(): send what it queued, then let it go."""
+    for done in [p for p in _ABANDONED if p.done]:
+        del _ABANDONED[done]
+    pipeline.stop(timeout)
+    _ABANDONED[pipeline] = time.monotonic() + timeout
+
+
 def _shutdown_all() -> None:
     for owner in list(_LIVE):
         try:
             owner._shutdown_at_exit()
         except Exception:
             logger.exception("devflow_sdk: error while shutting down at exit")
+    for pipeline, deadline in list(_ABANDONED.items()):
+        pipeline.join(max(0.0, deadline - time.monotonic()))
+    _ABANDONED.clear()
 
 
 def _after_fork_in_child() -> None:
+    _ABANDONED.clear()  # the parent's to finish
     for owner in list(_LIVE):
         owner._after_fork_in_child()
 

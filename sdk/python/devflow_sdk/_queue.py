@@ -70,6 +70,9 @@ class CaptureQueue:
         # Events the sender took off the deque but has not finished with (its batch in flight,
         # without a spool): they still count against ``maxsize``.
         self.held = 0
+        # Flush markers put and not yet taken by the sender: while any waits, send at once.
+        self.flushes = 0
+        self._flush_lock = threading.Lock()
 
     def put(self, record: bytes) -> bool:
         """Enqueue ``record``; ``False`` when the queue is full (the caller counts the drop)."""
@@ -84,8 +87,18 @@ class CaptureQueue:
 
     def put_marker(self, marker: Marker) -> None:
         """Markers are never refused: a flush must be able to complete even when full."""
-        self.items.append(marker)
+        with self._flush_lock:
+            self.flushes += 1
+            self.items.append(marker)
         self.wake.set()
+
+    def take_marker(self) -> Marker:
+        """Pop the marker at the head of the queue (the sender's side)."""
+        with self._flush_lock:
+            marker = self.items.popleft()
+            assert isinstance(marker, Marker)
+            self.flushes -= 1
+        return marker
 
     def __len__(self) -> int:
         return len(self.items)

@@ -167,6 +167,7 @@ class Sender:
             due = (
                 pending >= options.flush_at
                 or bool(backlog.markers)
+                or self.queue.flushes > 0
                 or self._stopping
                 or now - self._pending_since >= options.flush_interval
             )
