@@ -74,22 +74,32 @@ class Writer:
         # Two batches are in flight at once (see writer_consumers); this chain makes their
         # persons updates run in the order the batches were fetched.
         self._persons_turn: asyncio.Future[None] | None = None
+        # And this one their partition step: a batch creates missing partitions only after the
+        # earlier batch has, and enters its transaction only after that. Otherwise the later
+        # batch could hold its locks on `events` while waiting for the earlier one's persons
+        # step, and the earlier one's CREATE TABLE … PARTITION OF would wait for those locks.
+        self._partitions_turn: asyncio.Future[None] | None = None
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
-        previous = self._persons_turn
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._persons_turn = mine
+        loop = asyncio.get_running_loop()
+        previous, previous_partitions = self._persons_turn, self._partitions_turn
+        mine: asyncio.Future[None] = loop.create_future()
+        my_partitions: asyncio.Future[None] = loop.create_future()
+        self._persons_turn, self._partitions_turn = mine, my_partitions
         try:
-            await self._handle(msgs, previous, mine)
+            await self._handle(msgs, previous, mine, previous_partitions, my_partitions)
         finally:
-            if not mine.done():
-                mine.set_result(None)
+            for future in (my_partitions, mine):
+                if not future.done():
+                    future.set_result(None)
 
     async def _handle(
         self,
         msgs: Sequence[Msg],
         previous: asyncio.Future[None] | None,
         done: asyncio.Future[None],
+        previous_partitions: asyncio.Future[None] | None,
+        partitions_done: asyncio.Future[None],
     ) -> None:
         batches: list[_WireBatch] = []
         for msg in msgs:
@@ -98,9 +108,12 @@ class Writer:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise PoisonMessage(msg, f"undecodable events message: {exc}") from None
         events = _unique(batches)
+        if previous_partitions is not None:
+            await asyncio.shield(previous_partitions)
         if not events:
             return
         await self.partitions.ensure({e.timestamp.astimezone(UTC).date() for _, e in events})
+        partitions_done.set_result(None)
         rows = [
             (seq, pid, e.uuid, e.event, e.distinct_id, e.timestamp, bytes(e.properties).decode())
             for seq, (pid, e) in enumerate(events)
