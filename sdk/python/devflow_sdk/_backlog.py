@@ -106,6 +106,9 @@ class MemoryBacklog(_Backlog):
         self.queue.held = len(self.inflight)
         self.committed += n
 
+    def open(self) -> None:
+        pass
+
     def drop_all(self) -> int:
         """At shutdown: forget what could not be sent; the number of events lost."""
         lost = len(self.inflight) + sum(1 for i in self.queue.items if type(i) is bytes)
@@ -182,6 +185,9 @@ class SpoolBacklog(_Backlog):
 
     def commit(self, n: int) -> None:
         self.spool.commit(n)
+
+    def open(self) -> None:
+        self.spool.open()
 
     def adopt_orphans(self) -> None:
         self.spool.adopt_if_due()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devflow_sdk._events import EventFactory, utc_now
@@ -99,6 +100,11 @@ class BaseClient:
         _check(timeout > 0 and max_backoff > 0, "timeout and max_backoff must be > 0")
         _check(spool_max_bytes >= _MIB, "spool_max_bytes must be >= 1 MiB")
         _check(shutdown_timeout >= 0, "shutdown_timeout must be >= 0")
+        if spool_dir is not None:
+            try:
+                Path(spool_dir).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"spool_dir {spool_dir!r} cannot be created: {exc}") from exc
         if debug:
             enable_debug()
         self.token = token

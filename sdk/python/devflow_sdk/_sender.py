@@ -136,6 +136,11 @@ class Sender:
 
     def _run(self) -> None:
         try:
+            try:
+                self.backlog.open()  # a spool left by a previous process is sent first
+            except OSError as exc:
+                logger.error("cannot open the spool: %r", exc)
+                self.counters.error(repr(exc))
             while not self._step():
                 pass
         finally:

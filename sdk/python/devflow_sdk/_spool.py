@@ -59,7 +59,6 @@ __all__ = ["Position", "Spool"]
 _HEADER = struct.Struct("<II")
 _MAX_RECORD = 2 * 1_048_576  # a length beyond any event we write means the header is damaged
 _MAIN = "main"
-_ADOPT_EVERY_S = 10.0
 
 
 class Position(NamedTuple):
@@ -316,6 +315,7 @@ class Spool:
         fsync: bool,
         counters: Counters,
         segment_bytes: int = 4 * 1_048_576,
+        adopt_interval: float = 10.0,
     ) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
@@ -326,6 +326,7 @@ class Spool:
         self._adopted: _Area | None = None
         self._reading: _Area | None = None
         self._next_adopt = 0.0
+        self._adopt_interval = adopt_interval  # how often an idle process looks for orphans
 
     @property
     def own(self) -> _Area:
@@ -351,6 +352,10 @@ class Spool:
         return _Area(path, fd, fsync=self.fsync, counters=self.counters)
 
     # -- the sender's interface ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (or create) this process's area and count what it holds from before."""
+        _ = self.own
 
     @property
     def pending(self) -> int:
@@ -400,7 +405,7 @@ class Spool:
         now = time.monotonic()
         if now < self._next_adopt:
             return None
-        self._next_adopt = now + _ADOPT_EVERY_S
+        self._next_adopt = now + self._adopt_interval
         own = self.own.path
         try:
             candidates = sorted(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from devflow_sdk import AsyncClient, Client
+from devflow_sdk import AsyncClient, Client, ConfigError
 
 from tests.sdk.client.conftest import ClientFactory
 from tests.support import Server, all_events, free_port, wait_for
@@ -205,3 +205,27 @@ def test_async_client(server: Server, project: Any) -> None:
     assert client.stats.sent == 12
     events = _events(server, project, 12)
     assert len(events) == 12
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"flush_at": 0},
+        {"flush_interval": 0},
+        {"max_queue_size": 0},
+        {"max_batch_bytes": 1000},
+        {"spool_max_bytes": 10},
+        {"timeout": 0},
+    ],
+)
+def test_bad_options_raise_config_error(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        Client("phc_x", host="http://127.0.0.1:1", **options)
+
+
+def test_an_unusable_spool_dir_is_a_config_error(tmp_path: Any) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="spool_dir"):
+        Client("phc_x", host="http://127.0.0.1:1", spool_dir=tmp_path / "file" / "spool")
+    with pytest.raises(ConfigError, match="token"):
+        Client("", host="http://127.0.0.1:1")
