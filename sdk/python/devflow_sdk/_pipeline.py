@@ -71,14 +71,15 @@ class Pipeline:
             if spool_dir is not None
             else None
         )
-        self._full = RateLimitedWarning(
-            "the capture queue is full (max_queue_size=%d); dropping new events"
-        )
-        self._closed_warning = RateLimitedWarning("capture after shutdown; event dropped (%s)")
         self._build()
         self._start()
 
     def _build(self) -> None:
+        # Everything with a lock is built here, so a forked child never inherits a held one.
+        self._full = RateLimitedWarning(
+            "the capture queue is full (max_queue_size=%d); dropping new events"
+        )
+        self._closed_warning = RateLimitedWarning("capture after shutdown; event dropped (%s)")
         self.queue = CaptureQueue(self._max_queue_size, self._options.flush_at)
         backlog: MemoryBacklog | SpoolBacklog = (
             SpoolBacklog(self.queue, self.spool)

@@ -39,6 +39,7 @@ import shutil
 import struct
 import time
 import zlib
+from io import FileIO
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
@@ -111,7 +112,8 @@ class _Area:
         self.cursor = self._read_cursor()
         self.records = 0
         self.bytes = 0
-        self._wf: BinaryIO | None = None
+        # Unbuffered: a forked child that drops its copy must have no buffered bytes to flush.
+        self._wf: FileIO | None = None
         self._wseg = 0
         self._wsize = 0
         self._rf: BinaryIO | None = None
@@ -167,13 +169,15 @@ class _Area:
         if self._wf is None:
             self._wseg += 1
             self.segments.append(self._wseg)
-            self._wf = (self.path / _seg_name(self._wseg)).open("ab")
+            self._wf = FileIO(self.path / _seg_name(self._wseg), "ab")
             self._wsize = 0
             if self.fsync:
                 _fsync_dir(self.path)
         data = b"".join(b"%b%b" % (_HEADER.pack(len(r), zlib.crc32(r)), r) for r in records)
-        self._wf.write(data)
-        self._wf.flush()
+        view = memoryview(data)
+        while view:  # a raw write may be partial
+            written = self._wf.write(view)
+            view = view[written or 0 :]
         if self.fsync:
             os.fsync(self._wf.fileno())
         self._wsize += len(data)
@@ -291,10 +295,8 @@ class _Area:
 
     def forget(self) -> None:
         """In a forked child: drop the parent's handles without touching its files or lock."""
-        for f in (self._wf, self._rf):
-            if f is not None:
-                with contextlib.suppress(OSError):
-                    os.close(f.fileno())
+        # The file objects close the child's copies of the descriptors when collected (the
+        # writer is unbuffered, so nothing is written by doing so).
         self._wf = self._rf = None
         if self.lock_fd is not None:
             # Closing our copy leaves the parent's flock in place (flock locks belong to the
