@@ -57,6 +57,7 @@ class MemoryBacklog(_Backlog):
     """
 
     lost_hint = "set spool_dir= to keep unsent events on disk"
+    writes_to_disk = False
 
     def __init__(self, queue: CaptureQueue) -> None:
         super().__init__(queue)
@@ -109,6 +110,9 @@ class MemoryBacklog(_Backlog):
     def open(self) -> None:
         pass
 
+    def adopt_orphans(self) -> None:
+        pass
+
     def drop_all(self) -> int:
         """At shutdown: forget what could not be sent; the number of events lost."""
         lost = len(self.inflight) + sum(1 for i in self.queue.items if type(i) is bytes)
@@ -126,6 +130,7 @@ class SpoolBacklog(_Backlog):
     """Everything queued is written to the spool first; batches are read back from it."""
 
     lost_hint = "the spool was full"
+    writes_to_disk = True
 
     def __init__(self, queue: CaptureQueue, spool: Spool) -> None:
         super().__init__(queue)

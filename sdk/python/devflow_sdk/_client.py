@@ -98,7 +98,8 @@ class BaseClient:
         _check(max_batch_size >= 1, "max_batch_size must be >= 1")
         _check(max_batch_bytes >= _MIB, "max_batch_bytes must be >= 1 MiB (one event's limit)")
         _check(timeout > 0 and max_backoff > 0, "timeout and max_backoff must be > 0")
-        _check(spool_max_bytes >= _MIB, "spool_max_bytes must be >= 1 MiB")
+        # Two events' limit, so that any one event fits in an empty spool.
+        _check(spool_max_bytes >= 2 * _MIB, "spool_max_bytes must be >= 2 MiB")
         _check(shutdown_timeout >= 0, "shutdown_timeout must be >= 0")
         if spool_dir is not None:
             try:

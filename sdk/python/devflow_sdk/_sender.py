@@ -181,13 +181,15 @@ class Sender:
                 return False
             wait_until = self._retry_at if due else self._pending_since + options.flush_interval
             wait_until = max(wait_until, self._retry_at)
+            if backlog.writes_to_disk:
+                # Backing off: still move new events to disk every flush_interval.
+                wait_until = min(wait_until, now + options.flush_interval)
         else:
             self._pending_since = None
             self._idle_since = now
-            if hasattr(backlog, "adopt_orphans"):
-                backlog.adopt_orphans()
-                if backlog.pending:
-                    return False
+            backlog.adopt_orphans()
+            if backlog.pending:
+                return False
             wait_until = now + options.flush_interval
         if self._stopping:
             wait_until = min(wait_until, self._deadline)

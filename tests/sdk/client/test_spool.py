@@ -114,24 +114,27 @@ def test_memory_and_spool_full_drops_newest_and_counts(
         dead,
         "phc_x",
         spool_dir=tmp_path / "spool",
-        spool_max_bytes=1_048_576,
+        spool_max_bytes=2 * 1_048_576,
         max_queue_size=100,
         shutdown_timeout=0.5,
     )
     blob = "x" * 1000
-    n = 3000
-    for chunk in range(n // 100):
-        for i in range(100):
-            client.capture("big", "u", {"i": chunk * 100 + i, "blob": blob})
-        # Let the sender move them to disk (until the spool is full).
-        wait_for(lambda: (s := client.stats).queued == 0 or s.spooled > 700, 30)
+    messages = lambda: "\n".join(r.getMessage() for r in caplog.records)  # noqa: E731
+    n = 0
+    while "the spool is full" not in messages():  # fill the spool, 50 events at a time
+        for _ in range(50):
+            client.capture("big", "u", {"i": n, "blob": blob})
+            n += 1
+        wait_for(lambda: client.stats.queued == 0 or "the spool is full" in messages(), 30)
+        assert n < 10_000
+    for _ in range(300):  # then memory: 100 fit, the rest are dropped
+        client.capture("big", "u", {"i": n, "blob": blob})
+        n += 1
     stats = wait_for(
         lambda: (s := client.stats).queued + s.spooled + s.dropped_queue_full == n and s, 30
     )
     assert stats.dropped_queue_full > 0
-    assert 700 < stats.spooled < 1000  # about 1 MiB of ~1.2 KiB events
-    messages = lambda: "\n".join(r.getMessage() for r in caplog.records)  # noqa: E731
-    wait_for(lambda: "the spool is full" in messages(), 30)  # logged when the sender hits it
+    assert 1400 < stats.spooled < 2000  # about 2 MiB of ~1.2 KiB events
     assert "the capture queue is full" in messages()
     client.shutdown(0.5)
     # What memory held at shutdown could not go to the full spool: lost, and counted.
