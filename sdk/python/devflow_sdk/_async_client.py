@@ -62,7 +62,8 @@ class AsyncClient(BaseClient):
         """Send what is queued (for up to ``timeout`` seconds, default ``shutdown_timeout``),
         then stop; see ``Client.shutdown``."""
         deadline = self._close(timeout)
-        await _wait(self._pipeline.sender.finished, max(0.0, deadline - time.monotonic()) + 0.5)
+        if not self._pipeline.done:  # a sender that never started has nothing to finish
+            await _wait(self._pipeline.sender.finished, max(0.0, deadline - time.monotonic()) + 0.5)
         self._closed()
 
     async def __aenter__(self) -> AsyncClient:

@@ -43,7 +43,7 @@ class _Backlog:
         for marker, _ in self.markers:
             marker.done(False)
         self.markers = []
-        for item in self.queue.items:
+        for item in list(self.queue.items):  # a snapshot: callers may be appending
             if type(item) is Marker:
                 item.done(False)
         self.queue.flushes = 0
@@ -71,7 +71,7 @@ class MemoryBacklog(_Backlog):
 
     @property
     def queued(self) -> int:
-        return len(self.inflight) + sum(1 for i in self.queue.items if type(i) is bytes)
+        return len(self.inflight) + self.queue.events()
 
     @property
     def spooled(self) -> int:
@@ -115,7 +115,7 @@ class MemoryBacklog(_Backlog):
 
     def drop_all(self) -> int:
         """At shutdown: forget what could not be sent; the number of events lost."""
-        lost = len(self.inflight) + sum(1 for i in self.queue.items if type(i) is bytes)
+        lost = len(self.inflight) + sum(1 for i in list(self.queue.items) if type(i) is bytes)
         self.fail_markers()
         self.inflight.clear()
         self.queue.held = 0
@@ -145,7 +145,7 @@ class SpoolBacklog(_Backlog):
 
     @property
     def queued(self) -> int:
-        return self.queue.held + sum(1 for i in self.queue.items if type(i) is bytes)
+        return self.queue.held + self.queue.events()
 
     @property
     def spooled(self) -> int:
@@ -201,7 +201,7 @@ class SpoolBacklog(_Backlog):
         """At shutdown: write what memory still holds; what does not fit is lost."""
         with contextlib.suppress(OSError):
             self.absorb()
-        lost = sum(1 for i in self.queue.items if type(i) is bytes)
+        lost = sum(1 for i in list(self.queue.items) if type(i) is bytes)
         self.fail_markers()
         self.queue.items.clear()
         return lost

@@ -100,5 +100,10 @@ class CaptureQueue:
             self.flushes -= 1
         return marker
 
+    def events(self) -> int:
+        """Events in the deque (markers excluded), without iterating it (other threads
+        append and pop meanwhile; iterating a deque that changes raises)."""
+        return max(0, len(self.items) - self.flushes)
+
     def __len__(self) -> int:
         return len(self.items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from devflow_sdk import AsyncClient, Client, ConfigError
 
 from tests.sdk.client.conftest import ClientFactory
-from tests.support import Server, all_events, free_port, wait_for
+from tests.support import Server, all_events, count_rows, free_port, wait_for
 
 
 def _person(http: Any, project: Any, distinct_id: str) -> dict[str, Any]:
@@ -229,3 +230,41 @@ def test_an_unusable_spool_dir_is_a_config_error(tmp_path: Any) -> None:
         Client("phc_x", host="http://127.0.0.1:1", spool_dir=tmp_path / "file" / "spool")
     with pytest.raises(ConfigError, match="token"):
         Client("", host="http://127.0.0.1:1")
+
+
+def test_many_threads_capture_while_stats_are_read(
+    server: Server, project: Any, stack: Any, make_client: ClientFactory
+) -> None:
+    client = make_client(server.url, project.token, max_queue_size=100_000)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def capture(worker: int) -> None:
+        try:
+            for i in range(5000):
+                client.capture("threaded", f"w{worker}", {"i": i})
+        except BaseException as exc:  # capture() must never raise
+            errors.append(exc)
+
+    def read_stats() -> None:
+        try:
+            while not done.is_set():
+                stats = client.stats
+                assert stats.queued >= 0
+        except BaseException as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read_stats)
+    reader.start()
+    workers = [threading.Thread(target=capture, args=(w,)) for w in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    done.set()
+    reader.join()
+    assert not errors
+    assert client.flush(60)
+    assert client.stats.sent == 20_000
+    wait_for(lambda: count_rows(stack.database_url, project.id) >= 20_000, 60)
+    assert count_rows(stack.database_url, project.id) == 20_000
