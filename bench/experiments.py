@@ -50,7 +50,7 @@ METRICS = [
 # events ten minutes apart; 30 % of control and 33 % of test buy (their last three events are
 # purchases, with an amount a little higher in test).
 BUYS = "(i / 2) %% 100 < CASE WHEN i %% 2 = 1 THEN 33 ELSE 30 END"
-WHEN = "make_interval(secs => (i * 7919) %% (%(days)s * 86400)"
+WHEN = "make_interval(secs => (i::bigint * 7919) %% (%(days)s * 86400)"
 EXPOSURES = f"""
 INSERT INTO events (project_id, uuid, event, distinct_id, person_id, "timestamp", properties)
 SELECT %(project)s, gen_random_uuid(), '$feature_flag_called', 'user-' || i,

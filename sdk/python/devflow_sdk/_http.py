@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import weakref
 import zlib
@@ -88,6 +89,8 @@ class Transport:
         self.timeout = timeout
         self.user_agent = user_agent
         self._lock = threading.Lock()
+        # Responses of open streams: close() cuts their sockets so a blocked read ends.
+        self._streams: set[httpx.Response] = set()
         self._client: httpx.Client | None = None
         self._closed = False
         _LIVE.add(self)
@@ -111,6 +114,7 @@ class Transport:
         # The parent's pool holds sockets the parent still uses: forget it, never close it here.
         self._lock = threading.Lock()
         self._client = None
+        self._streams = set()
 
     def post(
         self,
@@ -164,17 +168,38 @@ class Transport:
                 if not 200 <= resp.status_code < 300:
                     resp.read()
                     raise APIError.from_response(_response(resp))
-                yield _sync_lines(resp, path)
+                with self._lock:
+                    self._streams.add(resp)
+                try:
+                    yield _sync_lines(resp, path)
+                finally:
+                    with self._lock:
+                        self._streams.discard(resp)
         except httpx.HTTPError as exc:
             raise TransportError(f"GET {path} (stream): {exc!r}") from exc
 
     def close(self) -> None:
-        """Close pooled connections; later calls raise ``TransportError``."""
+        """Close pooled connections and end open streams; later calls raise ``TransportError``.
+
+        Closing the pool does not wake a thread blocked reading a stream, so the streams'
+        sockets are shut down first: the read ends at once with a ``TransportError``.
+        """
         with self._lock:
             self._closed = True
             client, self._client = self._client, None
+            streams, self._streams = list(self._streams), set()
+        for resp in streams:
+            _cut(resp)
         if client is not None:
             client.close()
+
+
+def _cut(resp: httpx.Response) -> None:
+    stream = resp.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _sync_lines(resp: httpx.Response, path: str) -> Iterator[str]:
