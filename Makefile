@@ -42,9 +42,9 @@ types: $(STAMP) ## mypy --strict on services, schemas and the SDK
 
 check: lint types test ## Lint, types and tests
 
-bench: $(STAMP) ## Run the benchmarks in bench/ (ingest, then flags; figures printed, ingest also writes bench/results/)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/flags.py
+bench: $(STAMP) ## Run the benchmarks in bench/ (ingest, flags, sdk, experiments; ingest also writes bench/results/)
+	@status=0; for b in ingest flags sdk experiments; do \
+		$(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 loadtest: $(STAMP) ## Headless locust run against a platform it starts; report in loadtests/reports/
 	$(BIN)/python loadtests/run.py
