@@ -22,6 +22,7 @@ RETURNING id, name, token, secret_key, created_at
 SELECT_ALL = "SELECT id, name, token, secret_key, created_at FROM projects ORDER BY id"
 SELECT_BY_TOKEN = "SELECT id FROM projects WHERE token = %s"  # noqa: S105 - SQL, not a secret
 SELECT_BY_SECRET = "SELECT id FROM projects WHERE secret_key = %s"  # noqa: S105 - SQL
+SELECT_SECRET_OF = "SELECT secret_key FROM projects WHERE id = %s"  # noqa: S105 - SQL
 
 # How long a lookup result (positive or negative) is trusted before the database is asked again.
 CACHE_TTL_S = 30.0
@@ -65,6 +66,12 @@ class ProjectDirectory:
 
     async def by_secret_key(self, key: str) -> int | None:
         return await self._lookup(self._secrets, SELECT_BY_SECRET, key)
+
+    async def secret_key_of(self, project_id: int) -> str | None:
+        """The project's current secret key (not cached: a changed key must take effect)."""
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(SELECT_SECRET_OF, (project_id,))).fetchone()
+        return str(row[0]) if row else None
 
     async def _lookup(
         self, cache: dict[str, tuple[int | None, float]], query: str, value: str

@@ -40,7 +40,6 @@ COOKIE = "devflow_experiments_session"
 SESSION_TTL_S = 12 * 3600
 MAX_FORM = 4096
 _MAC_CONTEXT = b"devflow/experiments-dashboard/session"
-SELECT_SECRET_KEY = "SELECT secret_key FROM projects WHERE id = %s"  # noqa: S105 - SQL, no secret
 
 _STATIC = resources.files("services.experiments") / "static"
 _CSS = (_STATIC / "dashboard.css").read_bytes()
@@ -86,10 +85,9 @@ async def session_project(request: Req, ctx: Context) -> int | None:
     project_id, expires = int(parts[0]), int(parts[1])
     if expires <= time.time():
         return None
-    async with ctx.pool.connection() as conn:
-        row = await (await conn.execute(SELECT_SECRET_KEY, (project_id,))).fetchone()
-    if row is None or not hmac.compare_digest(
-        parts[2].encode(), _mac(str(row[0]), project_id, expires).encode()
+    secret_key = await ctx.projects.secret_key_of(project_id)
+    if secret_key is None or not hmac.compare_digest(
+        parts[2].encode(), _mac(secret_key, project_id, expires).encode()
     ):
         return None
     return project_id

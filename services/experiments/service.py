@@ -188,7 +188,7 @@ async def update(ctx: Context, project_id: int, experiment_id: int, body: bytes)
                     )
                 ],
             )
-        current = {f: getattr(row, f) for f in _fields}
+        current = _stored(row)
         merged = msgspec.json.encode({**msgspec.to_builtins(current), **changes})
         exp = ExperimentIn(**decode(merged))
         check(exp)
@@ -224,7 +224,7 @@ async def launch(ctx: Context, project_id: int, experiment_id: int) -> Experimen
                 "(the first is control)",
                 [FieldError("feature_flag_key", "not multivariate")],
             )
-        fields = {f: getattr(row, f) for f in _fields if f in repo.ExperimentRow.__struct_fields__}
+        fields = _stored(row)
         fields["start_at"] = row.start_at or datetime.now(UTC)
         await repo.update(conn, project_id, experiment_id, {**fields, "status": "running"})
         row = await repo.select_one(conn, project_id, experiment_id)
@@ -243,13 +243,18 @@ async def stop(ctx: Context, project_id: int, experiment_id: int) -> ExperimentO
                 [FieldError("status", row.status)],
             )
         now = datetime.now(UTC)
-        fields = {f: getattr(row, f) for f in _fields if f in repo.ExperimentRow.__struct_fields__}
+        fields = _stored(row)
         fields["end_at"] = min(row.end_at, now) if row.end_at else now
         await repo.update(conn, project_id, experiment_id, {**fields, "status": "stopped"})
         await repo.delete_results(conn, experiment_id)
         row = await repo.select_one(conn, project_id, experiment_id)
     assert row is not None
     return out(row)
+
+
+def _stored(row: repo.ExperimentRow) -> dict[str, Any]:
+    """The experiment's fields as stored, in the shape the create body has."""
+    return {f: getattr(row, f) for f in _fields}
 
 
 def _not_found(experiment_id: int) -> ExperimentNotFound:
