@@ -5,28 +5,24 @@ The pages show what ``GET /api/experiments/{id}/results`` returns (they call the
 line charts. Templates are in ``templates/``, the stylesheet in ``static/``, charts are drawn by
 ``charts``.
 
-A browser signs in once with the project's secret key at ``/experiments/login``. The session
-cookie holds the project id, an expiry and an HMAC-SHA256 of both keyed by that project's secret
-key: any process can check it without a server-wide secret, nobody can forge it without the key,
-and changing the key ends every session. It is checked on every request. The JSON API keeps
+A browser signs in once with the project's secret key at ``/experiments/login``; the session
+cookie is ``services.core.websession``'s, checked on every request. The JSON API keeps
 ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import time
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode
 
 import jinja2
 from litestar import HttpMethod, MediaType, Request, Response, Router, get, post, route
 from litestar.response import Redirect
 
 from services.core.http import ctx_of
+from services.core.websession import WebSession
 from services.experiments import dashboard, results, service
 from services.experiments.errors import ExperimentNotFound
 
@@ -36,10 +32,11 @@ if TYPE_CHECKING:
 
 Req = Request[Any, Any, Any]
 
-COOKIE = "devflow_experiments_session"
-SESSION_TTL_S = 12 * 3600
-MAX_FORM = 4096
-_MAC_CONTEXT = b"devflow/experiments-dashboard/session"
+SESSION = WebSession(
+    cookie="devflow_experiments_session",
+    path="/experiments",
+    context=b"devflow/experiments-dashboard/session",
+)
 
 _STATIC = resources.files("services.experiments") / "static"
 _CSS = (_STATIC / "dashboard.css").read_bytes()
@@ -63,51 +60,6 @@ _env = jinja2.Environment(
 _env.globals["css_url"] = CSS_URL
 
 
-# -- the session --------------------------------------------------------------------------------
-
-
-def _mac(secret_key: str, project_id: int, expires: int) -> str:
-    message = b"%s|%d|%d" % (_MAC_CONTEXT, project_id, expires)
-    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
-
-
-def session_value(project_id: int, secret_key: str, now: float) -> str:
-    """The cookie for a session of ``project_id`` starting at ``now``."""
-    expires = int(now) + SESSION_TTL_S
-    return f"{project_id}.{expires}.{_mac(secret_key, project_id, expires)}"
-
-
-async def session_project(request: Req, ctx: Context) -> int | None:
-    """The project of a valid, unexpired session cookie; None for anything else."""
-    parts = request.cookies.get(COOKIE, "").split(".")
-    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 18 for p in parts[:2]):
-        return None
-    project_id, expires = int(parts[0]), int(parts[1])
-    if expires <= time.time():
-        return None
-    secret_key = await ctx.projects.secret_key_of(project_id)
-    if secret_key is None or not hmac.compare_digest(
-        parts[2].encode(), _mac(secret_key, project_id, expires).encode()
-    ):
-        return None
-    return project_id
-
-
-def _safe_next(target: str | None) -> str:
-    """Where to go after signing in: a dashboard path, never another site."""
-    if target and target.startswith("/experiments") and "//" not in target and "\\" not in target:
-        return target
-    return "/experiments"
-
-
-def _to_login(request: Req) -> Redirect:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response = Redirect(f"/experiments/login?{urlencode({'next': target})}", status_code=303)
-    if COOKIE in request.cookies:  # expired or tampered with: drop it
-        response.delete_cookie(COOKIE, path="/experiments")
-    return response
-
-
 def _page(template: str, status: int = 200, **context: Any) -> Response[str]:
     html = _env.get_template(template).render(**context)
     return Response(html, status_code=status, media_type=MediaType.HTML, headers=_HEADERS)
@@ -127,8 +79,8 @@ def stylesheet() -> Response[bytes]:
 
 @get("/login")
 async def login_form(request: Req) -> Response[Any]:
-    target = _safe_next(request.query_params.get("next"))
-    if await session_project(request, ctx_of(request)) is not None:
+    target = SESSION.safe_next(request.query_params.get("next"))
+    if await SESSION.project(request, ctx_of(request)) is not None:
         return Redirect(target, status_code=303)
     signed_out = request.query_params.get("signed_out") == "1"
     return _page("login.html", next=target, error=None, signed_out=signed_out)
@@ -137,45 +89,25 @@ async def login_form(request: Req) -> Response[Any]:
 @post("/login", status_code=303)
 async def login(request: Req) -> Response[Any]:
     """Check the secret key; on success set the session cookie and go where the user was going."""
-    ctx = ctx_of(request)
-    form = parse_qs((await request.body())[:MAX_FORM].decode("utf-8", "replace"))
-    key = (form.get("secret_key") or [""])[0].strip()
-    target = _safe_next((form.get("next") or [""])[0])
-    project_id = await ctx.projects.by_secret_key(key) if key else None
-    if project_id is None:
-        if not key:
-            error = "Enter the project's secret key."
-        elif key.startswith("phc_"):
-            error = "That is the project's public token. Sign in with a secret key (phs_…)."
-        else:
-            error = "That secret key is not valid."
-        return _page("login.html", status=401, next=target, error=error, signed_out=False)
-    response = Redirect(target, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_value(project_id, key, time.time()),
-        max_age=SESSION_TTL_S,
-        path="/experiments",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return response
+    outcome = await SESSION.sign_in(request, ctx_of(request))
+    if outcome.response is None:
+        return _page(
+            "login.html", status=401, next=outcome.target, error=outcome.error, signed_out=False
+        )
+    return outcome.response
 
 
 @route("/logout", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=303)
 async def logout() -> Response[Any]:
-    response = Redirect("/experiments/login?signed_out=1", status_code=303)
-    response.delete_cookie(COOKIE, path="/experiments")
-    return response
+    return SESSION.sign_out()
 
 
 @get("/")
 async def experiment_list(request: Req) -> Response[Any]:
     ctx = ctx_of(request)
-    project_id = await session_project(request, ctx)
+    project_id = await SESSION.project(request, ctx)
     if project_id is None:
-        return _to_login(request)
+        return SESSION.to_login(request)
     items = []
     for exp in (await service.list_all(ctx, project_id)).results:
         body = await _results(ctx, project_id, exp)
@@ -195,9 +127,9 @@ async def experiment_page(request: Req, experiment_id: int) -> Response[Any]:
     """One experiment: health, summary, charts over time, a table and interval plot per metric,
     the calculator (its GET form comes back here)."""
     ctx = ctx_of(request)
-    project_id = await session_project(request, ctx)
+    project_id = await SESSION.project(request, ctx)
     if project_id is None:
-        return _to_login(request)
+        return SESSION.to_login(request)
     try:
         row = await service.get(ctx, project_id, experiment_id)
     except ExperimentNotFound:
