@@ -5,5 +5,6 @@ from __future__ import annotations
 from services.core.service import Service
 from services.experiments.api import router
 from services.experiments.consumers import consumers
+from services.experiments.tasks import periodic
 
-SERVICE = Service(name="experiments", router=router, consumers=consumers)
+SERVICE = Service(name="experiments", router=router, consumers=consumers, periodic=periodic)

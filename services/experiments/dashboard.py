@@ -2,8 +2,8 @@
 
 Everything here turns an experiment and its ``ResultsOut`` (the API's own body) into view
 models the templates print; nothing is recomputed, so the pages show the API's numbers. The one
-read of its own is :func:`daily`, exposures and the primary metric per day through ``metrics``'
-own exposure and per-person queries, so that its totals are the results' figures.
+read of its own is :func:`daily`, exposures and the primary metric per day from the per-person
+rows the results are summed from (``people``), so that its totals are the results' figures.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from services.experiments import charts, metrics, stats
+from services.experiments import charts, people, stats
 from services.experiments.metrics import Scope
 
 if TYPE_CHECKING:
@@ -337,7 +337,7 @@ def total_exposures(body: ResultsOut | None) -> int | None:
 
 # -- per-day series ------------------------------------------------------------------------------
 
-CHARTED = ("conversion", "count", "sum", "mean")  # metrics.daily sums these kinds per person
+CHARTED = ("conversion", "count", "sum", "mean", "funnel")  # one value column per person
 
 
 @dataclass(frozen=True)
@@ -347,32 +347,31 @@ class Daily:
     values: dict[str, list[float | None]]  # cumulative primary metric (None: not charted)
 
 
-async def daily(conn: Conn, scope: Scope, metric: MetricIn) -> Daily:
+async def daily(conn: Conn, exp: ExperimentOut, scope: Scope, metric: MetricIn) -> Daily:
     """Cumulative exposures and ``metric`` per variant for every UTC day of the experiment.
 
-    The people are those ``results`` counts (``metrics``' own exposure query), grouped by the
-    day of their first exposure, so the last day's figures are the results' exposures and value.
+    The people are the rows ``results`` summed (``people``), grouped by the day of their first
+    exposure, so the last day's figures are the results' exposures and value.
     """
-    async with conn.transaction():
-        merges = await metrics.has_merges(conn, scope.project_id)
-        await metrics.materialize_exposures(conn, scope, merges=merges)
-        per_variant = await metrics.daily(conn, scope, metric, merges=merges)
+    plan = people.plan(exp.metrics, exp.analysis, scope)
+    column = plan.layout[metric.name].value if metric.kind in CHARTED else None
+    per_variant = await people.daily(conn, exp.id, column)
     first, last = (t.astimezone(UTC).date() for t in (scope.start, scope.end))
     days = [first + timedelta(days=i) for i in range(max((last - first).days, 0) + 1)]
     at = {d: i for i, d in enumerate(days)}
     exposures: dict[str, list[float | None]] = {}
     values: dict[str, list[float | None]] = {}
     for key in scope.variants:
-        people, sums = [0] * len(days), [0.0] * len(days)
+        firsts, sums = [0] * len(days), [0.0] * len(days)
         for day, n, total in per_variant.get(key, []):
             i = at.get(day.astimezone(UTC).date())
             if i is not None:
-                people[i] += n
+                firsts[i] += n
                 sums[i] += total
         n_run, sum_run = 0, 0.0
         exposures[key], values[key] = [], []
         for i in range(len(days)):
-            n_run += people[i]
+            n_run += firsts[i]
             sum_run += sums[i]
             exposures[key].append(float(n_run))
             charted = metric.kind in CHARTED and n_run > 0
@@ -396,7 +395,7 @@ def scope_of(project_id: int, exp: ExperimentOut, body: ResultsOut) -> Scope | N
 
 
 def over_time(exp: ExperimentOut, daily: Daily) -> tuple[Markup, Markup | None]:
-    """The cumulative exposures chart and, for the kinds ``metrics.daily`` sums, the primary
+    """The cumulative exposures chart and, for the kinds with one value per person, the primary
     metric's."""
     keys = list(daily.exposures)
     labels = [day_label(d) for d in daily.days]

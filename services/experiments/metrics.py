@@ -1,19 +1,22 @@
-"""SQL for exposures and per-variant sufficient statistics, computed in PostgreSQL.
+"""SQL over the events: exposures and every exposed person's metric values.
 
 Exposure: the first ``$feature_flag_called`` for the flag per person in [start, end), with the
 variant it reported; people seen with several variants are left out (or kept in their first).
 A person is identified through merges (``person_merges``), so events stored before a merge count
 for the surviving person.
 
-The exposed people are materialised once per computation into a temporary table and analysed,
-so the planner joins them knowing their number (estimated from JSON property filters it would
-guess one row and pick nested loops). Then one scan of the experiment's events computes every
-event metric per person at once (conditional aggregates), and PostgreSQL returns, per variant,
-n, sums and sums of squares (plus CUPED covariate sums, and ratio numerator/denominator sums and
-cross products) — never the people themselves. Funnels take their own, ordered query.
+The exposed people are materialised into a temporary table and analysed, so the planner joins
+them knowing their number (estimated from JSON property filters it would guess one row and pick
+nested loops). Then one scan of the experiment's events computes every metric column per person
+at once (conditional aggregates; a funnel's ordered steps through ``experiment_funnel_done``).
+``people`` stores those rows and sums them per variant.
 
 Each metric is a value per exposed person, over that person's events in the window after their
 first exposure (never past the end); people without events count 0.
+
+With ``touched=True`` both steps are limited to the people in the temporary tables ``touched``
+(person ids) and ``touched_ids`` (their distinct ids), which an incremental refresh fills: the
+events are then read through the ``(project_id, distinct_id, timestamp)`` index.
 """
 
 from __future__ import annotations
@@ -68,9 +71,17 @@ async def has_merges(conn: Conn, project_id: int) -> bool:
     return bool(row and row[0])
 
 
-async def materialize_exposures(conn: Conn, scope: Scope, *, merges: bool) -> None:
+async def materialize_exposures(
+    conn: Conn, scope: Scope, *, merges: bool, touched: bool = False
+) -> None:
     """``exposed(person_id, first_at, variant)``, dropped at the end of the transaction."""
     q = Query()
+    only = (
+        "AND e.distinct_id IN (SELECT distinct_id FROM touched_ids)"
+        f" AND {_person(merges)} IN (SELECT person_id FROM touched)"
+        if touched
+        else ""
+    )
     sql = f"""
 CREATE TEMPORARY TABLE exposed ON COMMIT DROP AS
 WITH calls AS (
@@ -81,7 +92,7 @@ WITH calls AS (
       AND e."timestamp" >= {q.param(scope.start)} AND e."timestamp" < {q.param(scope.end)}
       AND e.properties->>'$feature_flag' = {q.param(scope.flag_key)}
       AND e.properties->>'$feature_flag_response' = ANY({q.param(scope.variants)})
-      AND e.person_id IS NOT NULL
+      AND e.person_id IS NOT NULL {only}
 )
 SELECT person_id, min(ts) AS first_at, (array_agg(variant ORDER BY ts))[1] AS variant
 FROM calls GROUP BY person_id
@@ -89,11 +100,6 @@ HAVING count(DISTINCT variant) = 1 OR {q.param(scope.keep_first)}
 """
     await conn.execute(sql, q.params)
     await conn.execute("ANALYZE exposed")
-
-
-async def exposure_counts(conn: Conn) -> dict[str, int]:
-    cur = await conn.execute("SELECT variant, count(*) FROM exposed GROUP BY variant")
-    return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
 
 
 def _number(expr: str) -> str:
@@ -131,8 +137,40 @@ class Column:
     pre: bool = False
 
 
+def event_names(columns: list[Column]) -> list[str]:
+    """The events the columns read (besides exposures)."""
+    names = set()
+    for c in columns:
+        names.update(c.metric.steps or [])
+        if c.metric.event:
+            names.add(c.metric.event)
+    return sorted(names)
+
+
 def _aggregate(q: Query, scope: Scope, col: Column, pre_start: datetime | None) -> str:
     m = col.metric
+    window = (
+        f'e."timestamp" < x.first_at + {q.param(timedelta(hours=m.window_hours))}'
+        if m.window_hours
+        else "true"
+    )
+    if m.kind == "funnel":
+        assert m.steps
+        steps = q.param(m.steps)
+        where = " AND ".join(
+            [
+                f"e.event = ANY({steps})",
+                *(_filter(q, f) for f in m.filters),
+                'e."timestamp" >= x.first_at',
+                window,
+            ]
+        )
+        # Simultaneous events are taken in step order, as the steps' own times would allow.
+        order = f'e."timestamp", array_position({steps}, e.event)'
+        return (
+            f"experiment_funnel_done(array_agg(e.event ORDER BY {order}) FILTER (WHERE {where}),"
+            f" {steps})"
+        )
     conditions = [f"e.event = {q.param(m.event)}", *(_filter(q, f) for f in m.filters)]
     if col.pre:
         assert pre_start is not None
@@ -140,12 +178,7 @@ def _aggregate(q: Query, scope: Scope, col: Column, pre_start: datetime | None) 
             f'e."timestamp" >= {q.param(pre_start)} AND e."timestamp" < {q.param(scope.start)}'
         )
     else:
-        conditions.append('e."timestamp" >= x.first_at')
-        if m.window_hours:
-            conditions.append(
-                f'e."timestamp" < x.first_at + {q.param(timedelta(hours=m.window_hours))}'
-            )
-        conditions.append(f'e."timestamp" < {q.param(scope.end)}')
+        conditions += ['e."timestamp" >= x.first_at', window]
     where = " AND ".join(conditions)
     if m.kind == "conversion":
         return f"max(1.0) FILTER (WHERE {where})"
@@ -156,107 +189,93 @@ def _aggregate(q: Query, scope: Scope, col: Column, pre_start: datetime | None) 
     return f"sum({value}) FILTER (WHERE {where})"
 
 
-async def person_sums(
-    conn: Conn,
+def people_select(
+    q: Query,
     scope: Scope,
     columns: list[Column],
-    products: list[tuple[int, int]],
     *,
     merges: bool,
     pre_start: datetime | None,
-) -> dict[str, list[float]]:
-    """variant -> [n, then per column: sum, sum of squares, then per product: sum of a*b]."""
-    q = Query()
+    touched: bool = False,
+) -> str:
+    """``(person_id, variant, first_at, vals)`` for everyone in ``exposed``: ``vals[i]`` is the
+    person's value of ``columns[i]`` (0 without events). Needs :func:`materialize_exposures`."""
+    if not columns:
+        return "SELECT x.person_id, x.variant, x.first_at, '{}'::float8[] FROM exposed x"
     aggregates = [f"{_aggregate(q, scope, c, pre_start)} AS c{i}" for i, c in enumerate(columns)]
-    events = sorted({c.metric.event for c in columns if c.metric.event})
     lower = pre_start if any(c.pre for c in columns) and pre_start else scope.start
-    sums = []
-    for i in range(len(columns)):
-        v = f"COALESCE(p.c{i}, 0)"
-        sums += [f"sum({v})", f"sum({v} * {v})"]
-    for a, b in products:
-        sums.append(f"sum(COALESCE(p.c{a}, 0) * COALESCE(p.c{b}, 0))")
-    sql = f"""
+    only = "AND e.distinct_id IN (SELECT distinct_id FROM touched_ids)" if touched else ""
+    values = ", ".join(f"COALESCE(p.c{i}, 0)" for i in range(len(columns)))
+    return f"""
 WITH per_person AS (
     SELECT x.person_id, {", ".join(aggregates)}
     FROM events e {_merge_join(merges)}
     JOIN exposed x ON x.person_id = {_person(merges)}
-    WHERE e.project_id = {q.param(scope.project_id)} AND e.event = ANY({q.param(events)})
-      AND e."timestamp" >= {q.param(lower)} AND e."timestamp" < {q.param(scope.end)}
+    WHERE e.project_id = {q.param(scope.project_id)}
+      AND e.event = ANY({q.param(event_names(columns))})
+      AND e."timestamp" >= {q.param(lower)} AND e."timestamp" < {q.param(scope.end)} {only}
     GROUP BY x.person_id
 )
-SELECT x.variant, count(*), {", ".join(sums)}
+SELECT x.person_id, x.variant, x.first_at, ARRAY[{values}]::float8[]
 FROM exposed x LEFT JOIN per_person p ON p.person_id = x.person_id
-GROUP BY x.variant
 """
-    cur = await conn.execute(sql, q.params)
-    return {str(r[0]): [float(v or 0) for v in r[1:]] for r in await cur.fetchall()}
 
 
-async def funnel_stats(
-    conn: Conn, scope: Scope, metric: MetricIn, *, merges: bool
-) -> dict[str, tuple[float, float]]:
-    """variant -> (n, people who completed every step in order within the window)."""
-    assert metric.steps
+async def find_touched(
+    conn: Conn,
+    scope: Scope,
+    columns: list[Column],
+    *,
+    merges: bool,
+    pre_start: datetime | None,
+    since: datetime,
+    previous_end: datetime,
+) -> int:
+    """Fill ``touched`` and ``touched_ids`` with the people whose values may differ from those
+    computed up to ``previous_end`` with the events inserted before ``since``: people with a
+    relevant event inserted since then or dated in [previous_end, end), and both sides of the
+    merges made since then. Returns the number of people."""
     q = Query()
-    limit = (
-        f"LEAST(x.first_at + {q.param(timedelta(hours=metric.window_hours))}, {q.param(scope.end)})"
-        if metric.window_hours
-        else q.param(scope.end)
-    )
-    previous = "x.first_at"
-    laterals = []
-    for i, step in enumerate(metric.steps):
-        conditions = " AND ".join([_filter(q, f) for f in metric.filters] or ["true"])
-        laterals.append(
-            f"""LEFT JOIN LATERAL (
-    SELECT min(e."timestamp") AS ts FROM events e {_merge_join(merges)}
-    WHERE e.project_id = {q.param(scope.project_id)} AND e.event = {q.param(step)}
-      AND {_person(merges)} = x.person_id
-      AND e."timestamp" >= {previous} AND e."timestamp" < {limit} AND {conditions}
-) s{i} ON true"""
-        )
-        previous = f"s{i}.ts"
-    done = f"s{len(metric.steps) - 1}.ts IS NOT NULL"
-    sql = (
-        f"SELECT x.variant, count(*), count(*) FILTER (WHERE {done})"
-        f" FROM exposed x {' '.join(laterals)} GROUP BY x.variant"
-    )
-    cur = await conn.execute(sql, q.params)
-    return {str(r[0]): (float(r[1]), float(r[2])) for r in await cur.fetchall()}
-
-
-async def daily(
-    conn: Conn, scope: Scope, metric: MetricIn, *, merges: bool
-) -> dict[str, list[tuple[datetime, int, float]]]:
-    """Per variant, per UTC day of first exposure: (day, people exposed that day, the sum of
-    their metric values). For charts of exposures and the metric over time; needs
-    :func:`materialize_exposures` in the same transaction. Funnels and ratios chart their
-    people only (the sum is 0)."""
-    q = Query()
-    simple = metric.kind not in ("funnel", "ratio")
-    if simple:
-        aggregate = _aggregate(q, scope, Column(metric), None)
-        per_person = f"""
-per_person AS (
-    SELECT x.person_id, {aggregate} AS value
+    names = q.param(["$feature_flag_called", *event_names(columns)])
+    project = q.param(scope.project_id)
+    lower = q.param(pre_start if pre_start is not None else scope.start)
+    end = q.param(scope.end)
+    since_p = q.param(since)
+    base = f"""
+    SELECT {_person(merges)} AS person_id, e.distinct_id
     FROM events e {_merge_join(merges)}
-    JOIN exposed x ON x.person_id = {_person(merges)}
-    WHERE e.project_id = {q.param(scope.project_id)} AND e.event = {q.param(metric.event)}
-      AND e."timestamp" >= {q.param(scope.start)} AND e."timestamp" < {q.param(scope.end)}
-    GROUP BY x.person_id
-)"""
-    else:
-        per_person = "per_person AS (SELECT NULL::uuid AS person_id, 0.0::float8 AS value)"
-    sql = f"""
-WITH {per_person}
-SELECT x.variant, date_trunc('day', x.first_at, 'UTC') AS day, count(*),
-       sum(COALESCE(p.value, 0))
-FROM exposed x LEFT JOIN per_person p ON p.person_id = x.person_id
-GROUP BY 1, 2 ORDER BY 2
-"""
-    cur = await conn.execute(sql, q.params)
-    out: dict[str, list[tuple[datetime, int, float]]] = {}
-    for variant, day, n, total in await cur.fetchall():
-        out.setdefault(str(variant), []).append((day, int(n), float(total or 0)))
-    return out
+    WHERE e.project_id = {project} AND e.event = ANY({names}) AND e.person_id IS NOT NULL
+      AND e."timestamp" >= {lower} AND e."timestamp" < {end}"""
+    # Two index paths: BRIN on inserted_at for new rows, the event/time index for the newly
+    # covered time range (events dated ahead of the previous end, sent with skewed clocks).
+    await conn.execute(
+        f"""
+CREATE TEMPORARY TABLE touched_pairs ON COMMIT DROP AS
+{base} AND e.inserted_at >= {since_p}
+UNION
+{base} AND e."timestamp" >= {q.param(previous_end)}
+""",
+        q.params,
+    )
+    await conn.execute(
+        """
+CREATE TEMPORARY TABLE touched ON COMMIT DROP AS
+SELECT person_id FROM touched_pairs
+UNION SELECT source_person_id FROM person_merges WHERE project_id = %(p)s AND merged_at >= %(s)s
+UNION SELECT target_person_id FROM person_merges WHERE project_id = %(p)s AND merged_at >= %(s)s
+""",
+        {"p": scope.project_id, "s": since},
+    )
+    await conn.execute(
+        """
+CREATE TEMPORARY TABLE touched_ids ON COMMIT DROP AS
+SELECT distinct_id FROM touched_pairs
+UNION SELECT distinct_id FROM person_distinct_ids
+WHERE project_id = %s AND person_id IN (SELECT person_id FROM touched)
+""",
+        (scope.project_id,),
+    )
+    await conn.execute("ANALYZE touched")
+    await conn.execute("ANALYZE touched_ids")
+    row = await (await conn.execute("SELECT count(*) FROM touched")).fetchone()
+    return int(row[0]) if row else 0

@@ -143,7 +143,7 @@ async def experiment_page(request: Req, experiment_id: int) -> Response[Any]:
     spec = dashboard.primary(exp)
     if scope is not None and spec is not None:
         async with ctx.pool.connection() as conn:
-            daily = await dashboard.daily(conn, scope, spec)
+            daily = await dashboard.daily(conn, exp, scope, spec)
         exposures_chart, primary_chart = dashboard.over_time(exp, daily)
     query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
     calc = dashboard.calculator(query, dashboard.calculator_defaults(exp, body, elapsed))

@@ -58,6 +58,7 @@ WHERE id = %(id)s
 SELECT_ONE = f"SELECT {_COLUMNS} FROM experiments WHERE project_id = %s AND id = %s"
 SELECT_ONE_FOR_UPDATE = SELECT_ONE + " FOR UPDATE"
 SELECT_ALL = f"SELECT {_COLUMNS} FROM experiments WHERE project_id = %s ORDER BY id DESC"
+SELECT_RUNNING = f"SELECT {_COLUMNS} FROM experiments WHERE status = 'running' ORDER BY id"
 
 INSERT_FLAG_VERSION = """
 INSERT INTO experiment_flag_versions (project_id, flag_id, key, version, definition, changed_at)
@@ -115,6 +116,12 @@ async def select_one(
 
 async def select_all(conn: Conn, project_id: int) -> list[ExperimentRow]:
     cur = await conn.execute(SELECT_ALL, (project_id,))
+    return [ExperimentRow(*r) for r in await cur.fetchall()]
+
+
+async def select_running(conn: Conn) -> list[ExperimentRow]:
+    """Running experiments of every project."""
+    cur = await conn.execute(SELECT_RUNNING)
     return [ExperimentRow(*r) for r in await cur.fetchall()]
 
 

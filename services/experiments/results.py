@@ -8,8 +8,7 @@ experiment's never change. Changing or stopping an experiment drops them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -23,7 +22,7 @@ from schemas.experiments import (
     ResultsOut,
     VariantOut,
 )
-from services.experiments import metrics, repo, stats
+from services.experiments import metrics, people, repo, stats
 from services.experiments.errors import StateConflict
 
 if TYPE_CHECKING:
@@ -70,10 +69,10 @@ async def compute(conn: repo.Conn, row: repo.ExperimentRow, now: datetime) -> Re
         end=end,
         keep_first=exp.exposure.multiple_variants == "first",
     )
-    merges = await metrics.has_merges(conn, row.project_id)
-    await metrics.materialize_exposures(conn, scope, merges=merges)
-    exposures = await metrics.exposure_counts(conn)
-    sums = await _event_metric_sums(conn, scope, exp, merges)
+    p = people.plan(exp.metrics, exp.analysis, scope)
+    await people.refresh(conn, row.id, p)
+    rows = await people.variant_sums(conn, row.id, p)
+    exposures = {v: int(r[0]) for v, r in rows.items()}
     counts = [exposures.get(v, 0) for v in variants]
     srm_p = None
     if len(variants) >= 2 and sum(counts) > 0:
@@ -86,16 +85,8 @@ async def compute(conn: repo.Conn, row: repo.ExperimentRow, now: datetime) -> Re
             )
     out = []
     for metric in exp.metrics:
-        funnel = (
-            await metrics.funnel_stats(conn, scope, metric, merges=merges)
-            if metric.kind == "funnel"
-            else None
-        )
-        out.append(
-            _metric(
-                metric, exp.analysis, variants, exposures, sums.get(metric.name), funnel, warnings
-            )
-        )
+        raw = _pick(rows, p, metric.name, variants)
+        out.append(_metric(metric, exp.analysis, variants, exposures, raw, warnings))
     return ResultsOut(
         experiment_id=row.id,
         control=variants[0] if variants else "",
@@ -136,62 +127,22 @@ def _variants(
     return keys, [p / total for _, p in first]
 
 
-@dataclass
-class _Sums:
-    """Where a metric's sums sit in the scan's row: (sum, sum of squares) column pairs and the
-    cross product used by CUPED or a ratio."""
-
-    value: int
-    other: int | None = None
-    product: int | None = None
-
-
-async def _event_metric_sums(
-    conn: repo.Conn, scope: metrics.Scope, exp: ExperimentIn, merges: bool
-) -> dict[str, tuple[_Sums, dict[str, list[float]]]]:
-    """One scan of the events for every metric that is not a funnel."""
-    columns: list[metrics.Column] = []
-    products: list[tuple[int, int]] = []
-    layout: dict[str, _Sums] = {}
-    cuped = exp.analysis.cuped
-    for metric in exp.metrics:
-        if metric.kind == "funnel":
-            continue
-        if metric.kind == "ratio":
-            assert metric.numerator is not None
-            assert metric.denominator is not None
-            columns += [metrics.Column(metric.numerator), metrics.Column(metric.denominator)]
-        else:
-            columns.append(metrics.Column(metric))
-            if cuped:
-                columns.append(metrics.Column(metric, pre=True))
-        if metric.kind == "ratio" or cuped:
-            products.append((len(columns) - 2, len(columns) - 1))
-            layout[metric.name] = _Sums(len(columns) - 2, len(columns) - 1, len(products) - 1)
-        else:
-            layout[metric.name] = _Sums(len(columns) - 1)
-    if not columns:
-        return {}
-    pre_start = scope.start - timedelta(days=exp.analysis.pre_period_days) if cuped else None
-    rows = await metrics.person_sums(
-        conn, scope, columns, products, merges=merges, pre_start=pre_start
-    )
-    base = 1 + 2 * len(columns)
-
-    def pick(sums: _Sums) -> dict[str, list[float]]:
-        out = {}
-        for variant, row in rows.items():
-            picked = [row[0], row[1 + 2 * sums.value], row[2 + 2 * sums.value]]
-            if sums.other is not None and sums.product is not None:
-                picked += [
-                    row[1 + 2 * sums.other],
-                    row[2 + 2 * sums.other],
-                    row[base + sums.product],
-                ]
-            out[variant] = picked
-        return out
-
-    return {name: (sums, pick(sums)) for name, sums in layout.items()}
+def _pick(
+    rows: dict[str, list[float]], p: people.Plan, name: str, variants: list[str]
+) -> dict[str, list[float]]:
+    """Per variant, a metric's figures from the sums row: [n, sum, sum of squares], then for a
+    pair (CUPED, ratio) the other column's sum and sum of squares and the cross product."""
+    sums = p.layout[name]
+    base = 1 + 2 * len(p.columns)
+    width = 1 + 2 * len(p.columns) + len(p.products)
+    out = {}
+    for variant in variants:
+        row = rows.get(variant) or [0.0] * width
+        picked = [row[0], row[1 + 2 * sums.value], row[2 + 2 * sums.value]]
+        if sums.other is not None and sums.product is not None:
+            picked += [row[1 + 2 * sums.other], row[2 + 2 * sums.other], row[base + sums.product]]
+        out[variant] = picked
+    return out
 
 
 def _metric(
@@ -199,39 +150,32 @@ def _metric(
     analysis_in: AnalysisIn,
     variants: list[str],
     exposures: dict[str, int],
-    sums: tuple[_Sums, dict[str, list[float]]] | None,
-    funnel: dict[str, tuple[float, float]] | None,
+    raw: dict[str, list[float]],
     warnings: list[str],
 ) -> MetricResult:
     analysis = _analysis(analysis_in, metric)
     per_variant: dict[str, stats.Stats] = {}
     values: dict[str, float | None] = {}
-    if metric.kind == "funnel":
-        assert funnel is not None
-        for v in variants:
-            n, done = funnel.get(v, (0.0, 0.0))
-            per_variant[v] = stats.SampleStats(int(n), done, done)
+    for v in variants:
+        row = raw[v]
+        n = int(row[0])
+        if metric.kind == "funnel":
+            done = row[1]
+            per_variant[v] = stats.SampleStats(n, done, done)
             values[v] = done / n if n else None
-    else:
-        assert sums is not None
-        layout, raw = sums
-        width = 6 if layout.other is not None else 3
-        for v in variants:
-            row = raw.get(v, [0.0] * width)
-            n = int(row[0])
-            if metric.kind == "ratio":
-                ms, mss, ds, dss, mds = row[1:6]
-                per_variant[v] = stats.RatioStats(n, ms, mss, ds, dss, mds)
-                values[v] = ms / ds if ds else None
-            else:
-                s, ss = row[1], row[2]
-                extra = (
-                    {"pre_sum": row[3], "pre_sum_squares": row[4], "sum_product": row[5]}
-                    if layout.other is not None
-                    else {}
-                )
-                per_variant[v] = stats.SampleStats(n, s, ss, **extra)
-                values[v] = s / n if n else None
+        elif metric.kind == "ratio":
+            ms, mss, ds, dss, mds = row[1:6]
+            per_variant[v] = stats.RatioStats(n, ms, mss, ds, dss, mds)
+            values[v] = ms / ds if ds else None
+        else:
+            s, ss = row[1], row[2]
+            extra = (
+                {"pre_sum": row[3], "pre_sum_squares": row[4], "sum_product": row[5]}
+                if len(row) == 6
+                else {}
+            )
+            per_variant[v] = stats.SampleStats(n, s, ss, **extra)
+            values[v] = s / n if n else None
     out = []
     if variants:
         control = variants[0]

@@ -3,7 +3,6 @@ events captured through the public API, and the bad-input contract."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 
 from services.experiments import stats
+from tests.experiments.factories import event
 from tests.flags.factories import admin, create, fields, multivariate_flag, rollout_flag
 from tests.support import all_events, wait_for
 
@@ -75,7 +75,7 @@ def test_results_from_captured_events(http: httpx.Client, server: Any, project: 
         variant = "control" if i % 2 else "test"
         user = f"user-{i}"
         events.append(
-            _event(
+            event(
                 "$feature_flag_called",
                 user,
                 t,
@@ -85,15 +85,15 @@ def test_results_from_captured_events(http: httpx.Client, server: Any, project: 
         bought = i % (3 if variant == "test" else 5) == 0
         amount = float(10 + i % 7) if bought else 0.0
         if bought:
-            events.append(_event("purchase", user, t + timedelta(minutes=5), {"amount": amount}))
+            events.append(event("purchase", user, t + timedelta(minutes=5), {"amount": amount}))
         views = i % 4
         events.extend(
-            _event("$pageview", user, t + timedelta(minutes=1 + k), {}) for k in range(views)
+            event("$pageview", user, t + timedelta(minutes=1 + k), {}) for k in range(views)
         )
         expected[variant].append((int(bought), amount, views))
     both = "user-both"
     events.append(
-        _event(
+        event(
             "$feature_flag_called",
             both,
             t,
@@ -101,17 +101,17 @@ def test_results_from_captured_events(http: httpx.Client, server: Any, project: 
         )
     )
     events.append(
-        _event(
+        event(
             "$feature_flag_called",
             both,
             t + timedelta(seconds=1),
             {"$feature_flag": "checkout-v2", "$feature_flag_response": "test"},
         )
     )
-    events.append(_event("purchase", both, t + timedelta(minutes=2), {"amount": 999.0}))
+    events.append(event("purchase", both, t + timedelta(minutes=2), {"amount": 999.0}))
     # Before the start and of another flag: not exposures.
     events.append(
-        _event(
+        event(
             "$feature_flag_called",
             "early",
             start - timedelta(hours=1),
@@ -119,7 +119,7 @@ def test_results_from_captured_events(http: httpx.Client, server: Any, project: 
         )
     )
     events.append(
-        _event(
+        event(
             "$feature_flag_called",
             "other",
             t,
@@ -172,16 +172,6 @@ def test_results_from_captured_events(http: httpx.Client, server: Any, project: 
     assert (
         http.post(f"/api/experiments/{exp['id']}/stop", headers=admin(project)).status_code == 409
     )
-
-
-def _event(name: str, distinct_id: str, ts: datetime, props: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event": name,
-        "distinct_id": distinct_id,
-        "timestamp": ts.astimezone(UTC).isoformat(),
-        "uuid": str(uuid.uuid4()),
-        "properties": props,
-    }
 
 
 def test_launch_refuses_bad_flags(http: httpx.Client, project: Any) -> None:
@@ -366,10 +356,10 @@ def test_ratio_funnel_and_cuped_statistics(http: httpx.Client, server: Any, proj
         pre_value = float(i % 5)
         if pre_value:  # before the start: the CUPED covariate
             events.append(
-                _event("purchase", user, start - timedelta(hours=2), {"amount": pre_value})
+                event("purchase", user, start - timedelta(hours=2), {"amount": pre_value})
             )
         events.append(
-            _event(
+            event(
                 "$feature_flag_called",
                 user,
                 t,
@@ -379,12 +369,12 @@ def test_ratio_funnel_and_cuped_statistics(http: httpx.Client, server: Any, proj
         n_orders = i % 3
         amounts = [float(5 + i % 4 + k) for k in range(n_orders)]
         for k, a in enumerate(amounts):
-            events.append(_event("purchase", user, t + timedelta(minutes=10 + k), {"amount": a}))
+            events.append(event("purchase", user, t + timedelta(minutes=10 + k), {"amount": a}))
         # Funnel: pageview then checkout then purchase, in order, within the hour.
-        events.append(_event("$pageview", user, t + timedelta(minutes=2), {}))
+        events.append(event("$pageview", user, t + timedelta(minutes=2), {}))
         checkout = i % 4 != 0
         if checkout:
-            events.append(_event("checkout", user, t + timedelta(minutes=5), {}))
+            events.append(event("checkout", user, t + timedelta(minutes=5), {}))
         spend[variant].append((sum(amounts), pre_value))
         ratio[variant].append((sum(amounts), float(n_orders)))
         funnel[variant].append(int(checkout and n_orders > 0))

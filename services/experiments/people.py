@@ -1,0 +1,218 @@
+"""Every exposed person's metric values, stored and kept current incrementally.
+
+``experiment_people`` holds one row per person an experiment counts: variant, first exposure and
+``vals``, the person's value of each column of the experiment's :class:`Plan`. Results are sums
+over those rows (n, sums, sums of squares, cross products), which PostgreSQL computes in one scan
+of one index range.
+
+A refresh brings the rows up to date:
+
+- **Full build** when there are none yet, when the plan changed (metrics, variants, start,
+  exposure rule: its fingerprint differs), or when the end moved back: every exposed person.
+- **Incremental** otherwise: only the people with a relevant event inserted since the last
+  refresh's watermark (minus :data:`OVERLAP`, for transactions that were still open then) or dated
+  past the previous end, and people merged since. Their rows are deleted and recomputed from all
+  of their events, so a person seen twice is simply computed twice: the refresh is idempotent.
+
+Refreshes of one experiment are serialised by an advisory lock held to the end of the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from services.experiments import metrics
+
+if TYPE_CHECKING:
+    from schemas.experiments import AnalysisIn, MetricIn
+    from services.experiments.repo import Conn
+
+# Events are stamped with their transaction's start (inserted_at default now()); a writer
+# transaction still open when a refresh began commits rows stamped before that refresh's
+# watermark. The next refresh looks back this far for them (writer transactions take well under
+# a second).
+OVERLAP = timedelta(minutes=2)
+_LOCK_CLASS = 0x45585050  # "EXPP": advisory lock namespace of experiment_people refreshes
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Where a metric sits among the plan's columns: its value column, and the other column of
+    its pair (the CUPED covariate, or a ratio's denominator) with their cross product."""
+
+    value: int
+    other: int | None = None
+    product: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to compute for an experiment, and a fingerprint of everything that defines the rows
+    (all but the end, which a refresh moves forward)."""
+
+    scope: metrics.Scope
+    columns: list[metrics.Column]
+    products: list[tuple[int, int]]
+    layout: dict[str, Sums]
+    pre_start: datetime | None
+    fingerprint: str
+
+
+def plan(chosen: list[MetricIn], analysis: AnalysisIn, scope: metrics.Scope) -> Plan:
+    columns: list[metrics.Column] = []
+    products: list[tuple[int, int]] = []
+    layout: dict[str, Sums] = {}
+    cuped = analysis.cuped
+    for metric in chosen:
+        if metric.kind == "ratio":
+            assert metric.numerator is not None
+            assert metric.denominator is not None
+            columns += [metrics.Column(metric.numerator), metrics.Column(metric.denominator)]
+        else:
+            columns.append(metrics.Column(metric))
+            if cuped and metric.kind != "funnel":
+                columns.append(metrics.Column(metric, pre=True))
+        if metric.kind == "ratio" or (cuped and metric.kind != "funnel"):
+            products.append((len(columns) - 2, len(columns) - 1))
+            layout[metric.name] = Sums(len(columns) - 2, len(columns) - 1, len(products) - 1)
+        else:
+            layout[metric.name] = Sums(len(columns) - 1)
+    pre_start = scope.start - timedelta(days=analysis.pre_period_days) if cuped else None
+    defining = {
+        "project": scope.project_id,
+        "flag": scope.flag_key,
+        "variants": scope.variants,
+        "start": scope.start.isoformat(),
+        "keep_first": scope.keep_first,
+        "pre_start": pre_start.isoformat() if pre_start else None,
+        "columns": [[msgspec.to_builtins(c.metric), c.pre] for c in columns],
+    }
+    fingerprint = hashlib.sha256(msgspec.json.encode(defining)).hexdigest()
+    return Plan(scope, columns, products, layout, pre_start, fingerprint)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    mode: str  # "full", "incremental" or "none"
+    people: int  # rows recomputed
+
+
+class _State(msgspec.Struct, frozen=True):
+    layout: str
+    watermark: datetime
+    data_until: datetime
+
+
+SELECT_STATE = """
+SELECT layout, watermark, data_until FROM experiment_people_state WHERE experiment_id = %s
+"""
+UPSERT_STATE = """
+INSERT INTO experiment_people_state
+    (experiment_id, layout, watermark, data_until, built_at, refreshed_at)
+VALUES (%(id)s, %(layout)s, %(watermark)s, %(until)s, clock_timestamp(), clock_timestamp())
+ON CONFLICT (experiment_id) DO UPDATE SET
+    layout = EXCLUDED.layout, watermark = EXCLUDED.watermark, data_until = EXCLUDED.data_until,
+    refreshed_at = EXCLUDED.refreshed_at,
+    built_at = CASE WHEN %(full)s THEN EXCLUDED.built_at
+               ELSE experiment_people_state.built_at END
+"""
+DELETE_ALL = "DELETE FROM experiment_people WHERE experiment_id = %s"
+DELETE_TOUCHED = """
+DELETE FROM experiment_people
+WHERE experiment_id = %s AND person_id IN (SELECT person_id FROM touched)
+"""
+
+
+async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
+    """Bring the experiment's rows up to ``p.scope.end``; call inside a transaction."""
+    lock = (_LOCK_CLASS << 32) | (experiment_id & 0xFFFFFFFF)
+    await conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
+    row = await (await conn.execute(SELECT_STATE, (experiment_id,))).fetchone()
+    state = _State(*row) if row else None
+    now_row = await (await conn.execute("SELECT now()")).fetchone()
+    assert now_row is not None
+    watermark: datetime = now_row[0]
+    merges = await metrics.has_merges(conn, p.scope.project_id)
+    full = state is None or state.layout != p.fingerprint or p.scope.end < state.data_until
+    if full:
+        await conn.execute(DELETE_ALL, (experiment_id,))
+        await metrics.materialize_exposures(conn, p.scope, merges=merges)
+        people = await _insert(conn, experiment_id, p, merges=merges, touched=False)
+        result = Refresh("full", people)
+    else:
+        assert state is not None
+        touched = await metrics.find_touched(
+            conn,
+            p.scope,
+            p.columns,
+            merges=merges,
+            pre_start=p.pre_start,
+            since=state.watermark - OVERLAP,
+            previous_end=state.data_until,
+        )
+        if touched:
+            await conn.execute(DELETE_TOUCHED, (experiment_id,))
+            await metrics.materialize_exposures(conn, p.scope, merges=merges, touched=True)
+            await _insert(conn, experiment_id, p, merges=merges, touched=True)
+        result = Refresh("incremental" if touched else "none", touched)
+    await conn.execute(
+        UPSERT_STATE,
+        {
+            "id": experiment_id,
+            "layout": p.fingerprint,
+            "watermark": watermark,
+            "until": p.scope.end,
+            "full": full,
+        },
+    )
+    return result
+
+
+async def _insert(conn: Conn, experiment_id: int, p: Plan, *, merges: bool, touched: bool) -> int:
+    q = metrics.Query()
+    select = metrics.people_select(
+        q, p.scope, p.columns, merges=merges, pre_start=p.pre_start, touched=touched
+    )
+    sql = (
+        "INSERT INTO experiment_people (experiment_id, person_id, variant, first_at, vals)"
+        f" SELECT {q.param(experiment_id)}, s.* FROM ({select}) s"
+    )
+    cur = await conn.execute(sql, q.params)
+    return cur.rowcount
+
+
+async def variant_sums(conn: Conn, experiment_id: int, p: Plan) -> dict[str, list[float]]:
+    """variant -> [n, then per column: sum, sum of squares, then per product: sum of a*b]."""
+    sums = []
+    for i in range(1, len(p.columns) + 1):
+        sums += [f"sum(vals[{i}])", f"sum(vals[{i}] * vals[{i}])"]
+    sums += [f"sum(vals[{a + 1}] * vals[{b + 1}])" for a, b in p.products]
+    # Constant text: only column numbers are interpolated.
+    sql = (
+        f"SELECT variant, count(*){''.join(', ' + s for s in sums)}"
+        " FROM experiment_people WHERE experiment_id = %s GROUP BY variant"
+    )
+    cur = await conn.execute(sql, (experiment_id,))
+    return {str(r[0]): [float(v or 0) for v in r[1:]] for r in await cur.fetchall()}
+
+
+async def daily(
+    conn: Conn, experiment_id: int, column: int | None
+) -> dict[str, list[tuple[datetime, int, float]]]:
+    """Per variant, per UTC day of first exposure: (day, people first exposed that day, the sum of
+    their values of ``column``; 0 without a column)."""
+    value = f"sum(vals[{column + 1}])" if column is not None else "0.0"
+    sql = (
+        f"SELECT variant, date_trunc('day', first_at, 'UTC') AS day, count(*), {value}"
+        " FROM experiment_people WHERE experiment_id = %s GROUP BY 1, 2 ORDER BY 2"
+    )
+    cur = await conn.execute(sql, (experiment_id,))
+    out: dict[str, list[tuple[datetime, int, float]]] = {}
+    for variant, day, n, total in await cur.fetchall():
+        out.setdefault(str(variant), []).append((day, int(n), float(total or 0)))
+    return out
