@@ -14,12 +14,13 @@ CREATE TABLE experiment_people (
 );
 
 -- What experiment_people holds: computed for `layout` (the plan's fingerprint), with every event
--- inserted before `watermark` seen, over event times before `data_until`.
+-- inserted before `watermark` seen, over event times before `data_until`; `people` rows.
 CREATE TABLE experiment_people_state (
     experiment_id bigint PRIMARY KEY REFERENCES experiments (id) ON DELETE CASCADE,
     layout text NOT NULL,
     watermark timestamptz NOT NULL,
     data_until timestamptz NOT NULL,
+    people bigint NOT NULL,
     built_at timestamptz NOT NULL,
     refreshed_at timestamptz NOT NULL
 );

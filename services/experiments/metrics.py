@@ -14,9 +14,9 @@ at once (conditional aggregates; a funnel's ordered steps through ``experiment_f
 Each metric is a value per exposed person, over that person's events in the window after their
 first exposure (never past the end); people without events count 0.
 
-With ``touched=True`` both steps are limited to the people in the temporary tables ``touched``
-(person ids) and ``touched_ids`` (their distinct ids), which an incremental refresh fills: the
-events are then read through the ``(project_id, distinct_id, timestamp)`` index.
+With ``touched=True`` both steps read ``touched_events``, the events of the people in ``touched``
+that :func:`find_touched` copied in one pass through the ``(project_id, distinct_id, timestamp)``
+index, for an incremental refresh.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def _person(merges: bool) -> str:
     return "COALESCE(pm.target_person_id, e.person_id)" if merges else "e.person_id"
 
 
+def _source(touched: bool) -> str:
+    """The events to read: all of them, or the touched people's copied by :func:`find_touched`."""
+    return "touched_events" if touched else "events"
+
+
 def _merge_join(merges: bool) -> str:
     return "LEFT JOIN person_merges pm ON pm.source_person_id = e.person_id" if merges else ""
 
@@ -76,18 +81,13 @@ async def materialize_exposures(
 ) -> None:
     """``exposed(person_id, first_at, variant)``, dropped at the end of the transaction."""
     q = Query()
-    only = (
-        "AND e.distinct_id IN (SELECT distinct_id FROM touched_ids)"
-        f" AND {_person(merges)} IN (SELECT person_id FROM touched)"
-        if touched
-        else ""
-    )
+    only = f"AND {_person(merges)} IN (SELECT person_id FROM touched)" if touched else ""
     sql = f"""
 CREATE TEMPORARY TABLE exposed ON COMMIT DROP AS
 WITH calls AS (
     SELECT {_person(merges)} AS person_id, e."timestamp" AS ts,
            e.properties->>'$feature_flag_response' AS variant
-    FROM events e {_merge_join(merges)}
+    FROM {_source(touched)} e {_merge_join(merges)}
     WHERE e.project_id = {q.param(scope.project_id)} AND e.event = '$feature_flag_called'
       AND e."timestamp" >= {q.param(scope.start)} AND e."timestamp" < {q.param(scope.end)}
       AND e.properties->>'$feature_flag' = {q.param(scope.flag_key)}
@@ -204,16 +204,15 @@ def people_select(
         return "SELECT x.person_id, x.variant, x.first_at, '{}'::float8[] FROM exposed x"
     aggregates = [f"{_aggregate(q, scope, c, pre_start)} AS c{i}" for i, c in enumerate(columns)]
     lower = pre_start if any(c.pre for c in columns) and pre_start else scope.start
-    only = "AND e.distinct_id IN (SELECT distinct_id FROM touched_ids)" if touched else ""
     values = ", ".join(f"COALESCE(p.c{i}, 0)" for i in range(len(columns)))
     return f"""
 WITH per_person AS (
     SELECT x.person_id, {", ".join(aggregates)}
-    FROM events e {_merge_join(merges)}
+    FROM {_source(touched)} e {_merge_join(merges)}
     JOIN exposed x ON x.person_id = {_person(merges)}
     WHERE e.project_id = {q.param(scope.project_id)}
       AND e.event = ANY({q.param(event_names(columns))})
-      AND e."timestamp" >= {q.param(lower)} AND e."timestamp" < {q.param(scope.end)} {only}
+      AND e."timestamp" >= {q.param(lower)} AND e."timestamp" < {q.param(scope.end)}
     GROUP BY x.person_id
 )
 SELECT x.person_id, x.variant, x.first_at, ARRAY[{values}]::float8[]
@@ -236,9 +235,11 @@ async def find_touched(
     relevant event inserted since then or dated in [previous_end, end), and both sides of the
     merges made since then. Returns the number of people."""
     q = Query()
-    names = q.param(["$feature_flag_called", *event_names(columns)])
+    names_list = ["$feature_flag_called", *event_names(columns)]
+    lower_at = pre_start if pre_start is not None else scope.start
+    names = q.param(names_list)
     project = q.param(scope.project_id)
-    lower = q.param(pre_start if pre_start is not None else scope.start)
+    lower = q.param(lower_at)
     end = q.param(scope.end)
     since_p = q.param(since)
     base = f"""
@@ -275,7 +276,22 @@ WHERE project_id = %s AND person_id IN (SELECT person_id FROM touched)
 """,
         (scope.project_id,),
     )
-    await conn.execute("ANALYZE touched")
     await conn.execute("ANALYZE touched_ids")
+    # One pass over the touched people's events (by distinct id, through the index), shared by
+    # the exposure and the per-person queries.
+    q = Query()
+    await conn.execute(
+        f"""
+CREATE TEMPORARY TABLE touched_events ON COMMIT DROP AS
+SELECT e.project_id, e.event, e.distinct_id, e.person_id, e."timestamp", e.properties
+FROM events e
+WHERE e.project_id = {q.param(scope.project_id)} AND e.event = ANY({q.param(names_list)})
+  AND e."timestamp" >= {q.param(lower_at)} AND e."timestamp" < {q.param(scope.end)}
+  AND e.distinct_id IN (SELECT distinct_id FROM touched_ids)
+""",
+        q.params,
+    )
+    await conn.execute("ANALYZE touched")
+    await conn.execute("ANALYZE touched_events")
     row = await (await conn.execute("SELECT count(*) FROM touched")).fetchone()
     return int(row[0]) if row else 0

@@ -10,9 +10,10 @@ A refresh brings the rows up to date:
 - **Full build** when there are none yet, when the plan changed (metrics, variants, start,
   exposure rule: its fingerprint differs), or when the end moved back: every exposed person.
 - **Incremental** otherwise: only the people with a relevant event inserted since the last
-  refresh's watermark (minus :data:`OVERLAP`, for transactions that were still open then) or dated
-  past the previous end, and people merged since. Their rows are deleted and recomputed from all
-  of their events, so a person seen twice is simply computed twice: the refresh is idempotent.
+  refresh's watermark (the start of the oldest transaction open then, minus :data:`OVERLAP`) or
+  dated past the previous end, and people merged since. Their rows are deleted and recomputed
+  from all of their events, so a person seen twice is simply computed twice: the refresh is
+  idempotent.
 
 Refreshes of one experiment are serialised by an advisory lock held to the end of the transaction.
 """
@@ -32,11 +33,20 @@ if TYPE_CHECKING:
     from schemas.experiments import AnalysisIn, MetricIn
     from services.experiments.repo import Conn
 
-# Events are stamped with their transaction's start (inserted_at default now()); a writer
-# transaction still open when a refresh began commits rows stamped before that refresh's
-# watermark. The next refresh looks back this far for them (writer transactions take well under
-# a second).
-OVERLAP = timedelta(minutes=2)
+# Events are stamped with their transaction's start (inserted_at default now()), and a
+# transaction still open during a refresh commits rows the refresh could not see. So the
+# watermark is the start of the oldest transaction open at the refresh (pg_stat_activity), and
+# the next refresh looks a little further back still, for clock steps and sessions hidden from
+# pg_stat_activity (those of other roles).
+OVERLAP = timedelta(seconds=5)
+WATERMARK = """
+SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity
+                     WHERE datname = current_database() AND xact_start IS NOT NULL))
+"""
+# An incremental refresh touching more people than this (and than this share of the rows) is
+# done as a full build instead, which reads the events in one pass.
+REBUILD_ABOVE = 20_000
+REBUILD_SHARE = 0.2
 _LOCK_CLASS = 0x45585050  # "EXPP": advisory lock namespace of experiment_people refreshes
 
 
@@ -99,25 +109,29 @@ def plan(chosen: list[MetricIn], analysis: AnalysisIn, scope: metrics.Scope) -> 
 @dataclass(frozen=True)
 class Refresh:
     mode: str  # "full", "incremental" or "none"
-    people: int  # rows recomputed
+    recomputed: int  # people recomputed
+    rows: int  # people counted after the refresh
 
 
 class _State(msgspec.Struct, frozen=True):
     layout: str
     watermark: datetime
     data_until: datetime
+    people: int
 
 
 SELECT_STATE = """
-SELECT layout, watermark, data_until FROM experiment_people_state WHERE experiment_id = %s
+SELECT layout, watermark, data_until, people FROM experiment_people_state
+WHERE experiment_id = %s
 """
 UPSERT_STATE = """
 INSERT INTO experiment_people_state
-    (experiment_id, layout, watermark, data_until, built_at, refreshed_at)
-VALUES (%(id)s, %(layout)s, %(watermark)s, %(until)s, clock_timestamp(), clock_timestamp())
+    (experiment_id, layout, watermark, data_until, people, built_at, refreshed_at)
+VALUES (%(id)s, %(layout)s, %(watermark)s, %(until)s, %(people)s, clock_timestamp(),
+        clock_timestamp())
 ON CONFLICT (experiment_id) DO UPDATE SET
     layout = EXCLUDED.layout, watermark = EXCLUDED.watermark, data_until = EXCLUDED.data_until,
-    refreshed_at = EXCLUDED.refreshed_at,
+    people = EXCLUDED.people, refreshed_at = EXCLUDED.refreshed_at,
     built_at = CASE WHEN %(full)s THEN EXCLUDED.built_at
                ELSE experiment_people_state.built_at END
 """
@@ -134,18 +148,13 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
     await conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
     row = await (await conn.execute(SELECT_STATE, (experiment_id,))).fetchone()
     state = _State(*row) if row else None
-    now_row = await (await conn.execute("SELECT now()")).fetchone()
-    assert now_row is not None
-    watermark: datetime = now_row[0]
+    mark = await (await conn.execute(WATERMARK)).fetchone()
+    assert mark is not None
+    watermark: datetime = mark[0]
     merges = await metrics.has_merges(conn, p.scope.project_id)
     full = state is None or state.layout != p.fingerprint or p.scope.end < state.data_until
-    if full:
-        await conn.execute(DELETE_ALL, (experiment_id,))
-        await metrics.materialize_exposures(conn, p.scope, merges=merges)
-        people = await _insert(conn, experiment_id, p, merges=merges, touched=False)
-        result = Refresh("full", people)
-    else:
-        assert state is not None
+    result = None
+    if state is not None and not full:
         touched = await metrics.find_touched(
             conn,
             p.scope,
@@ -155,11 +164,22 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
             since=state.watermark - OVERLAP,
             previous_end=state.data_until,
         )
-        if touched:
-            await conn.execute(DELETE_TOUCHED, (experiment_id,))
+        if touched > max(REBUILD_ABOVE, state.people * REBUILD_SHARE):
+            full = True  # cheaper to rebuild than to recompute most people one by one
+        elif touched:
+            cur = await conn.execute(DELETE_TOUCHED, (experiment_id,))
+            deleted = cur.rowcount
             await metrics.materialize_exposures(conn, p.scope, merges=merges, touched=True)
-            await _insert(conn, experiment_id, p, merges=merges, touched=True)
-        result = Refresh("incremental" if touched else "none", touched)
+            inserted = await _insert(conn, experiment_id, p, merges=merges, touched=True)
+            result = Refresh("incremental", touched, state.people - deleted + inserted)
+        else:
+            result = Refresh("none", 0, state.people)
+    if full:
+        await conn.execute(DELETE_ALL, (experiment_id,))
+        await metrics.materialize_exposures(conn, p.scope, merges=merges)
+        people = await _insert(conn, experiment_id, p, merges=merges, touched=False)
+        result = Refresh("full", people, people)
+    assert result is not None
     await conn.execute(
         UPSERT_STATE,
         {
@@ -167,6 +187,7 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
             "layout": p.fingerprint,
             "watermark": watermark,
             "until": p.scope.end,
+            "people": result.rows,
             "full": full,
         },
     )

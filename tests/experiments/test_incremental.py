@@ -96,12 +96,13 @@ def _figures(body: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
 def _state(stack: Stack, exp_id: int) -> tuple[datetime, datetime, int]:
     with psycopg.connect(stack.database_url) as conn:
         row = conn.execute(
-            "SELECT built_at, refreshed_at, (SELECT count(*) FROM experiment_people"
+            "SELECT built_at, refreshed_at, people, (SELECT count(*) FROM experiment_people"
             " WHERE experiment_id = %s) FROM experiment_people_state WHERE experiment_id = %s",
             (exp_id, exp_id),
         ).fetchone()
     assert row is not None
-    return row[0], row[1], row[2]
+    assert row[2] == row[3], "the state's count of people is the number of rows"
+    return row[0], row[1], row[3]
 
 
 def _send(http: httpx.Client, server: Server, project: Any, batch: list[dict[str, Any]]) -> None:
