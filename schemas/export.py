@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import api, events, experiments, flags, persons, traits
+from schemas import api, events, experiments, flags, persons, replay, traits
 
 CONTRACTS: dict[str, Any] = {
     "events.EventBatch": events.EventBatch,
@@ -33,6 +33,11 @@ CONTRACTS: dict[str, Any] = {
     "experiments.ExperimentOut": experiments.ExperimentOut,
     "experiments.ExperimentList": experiments.ExperimentList,
     "experiments.ResultsOut": experiments.ResultsOut,
+    "replay.SnapshotBatch": replay.SnapshotBatch,
+    "replay.ReplayOut": replay.ReplayOut,
+    "replay.ReplayList": replay.ReplayList,
+    "replay.ReplaySettings": replay.ReplaySettings,
+    "replay.SessionEvents": replay.SessionEvents,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"

@@ -31,7 +31,7 @@ def stack(servers: Servers) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def server(stack: Stack) -> Server:
-    return stack.serve(name="shared-api", services=("ingest", "flags", "experiments"))
+    return stack.serve(name="shared-api", services=("ingest", "flags", "experiments", "replay"))
 
 
 @pytest.fixture

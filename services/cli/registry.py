@@ -14,6 +14,7 @@ AVAILABLE = {
     "ingest": "services.ingest",
     "flags": "services.flags",
     "experiments": "services.experiments",
+    "replay": "services.replay",
 }
 # Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
 REBUILDABLE = {"flags": "services.flags.rebuild"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from schemas import replay
 from services.core.bus import ConsumerSpec, StreamSpec
 from services.core.service import Context, Service
 from services.ingest.api import router
@@ -39,7 +40,9 @@ async def _lifespan(ctx: Context) -> AsyncIterator[None]:
 SERVICE = Service(
     name="ingest",
     router=router,
-    streams=[StreamSpec(STREAM, ["events.>"])],
+    # REPLAY too: $snapshot events received here are published to it even when the replay
+    # service runs elsewhere or later (its declaration is the same, from schemas.replay).
+    streams=[StreamSpec(STREAM, ["events.>"]), StreamSpec(replay.STREAM, replay.SUBJECTS)],
     consumers=_consumers,
     lifespan=_lifespan,
 )

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from schemas import replay
 from schemas.api import FieldError
 from schemas.events import CapturedEvent
 from services.ingest.decoding import MAX_EVENT_BYTES
@@ -172,6 +173,12 @@ def _one(
             return FieldError(key, "must be an object", index)
         existing = props.get(key)
         props[key] = {**value, **existing} if isinstance(existing, dict) else value
+
+    if ev.event == replay.SNAPSHOT_EVENT:
+        # Recordings go to the replay service, which needs these (see schemas.replay).
+        problem = replay.properties_problem(props)
+        if problem is not None:
+            return FieldError(problem.field, problem.reason, index)
 
     if may_hold_nul:
         for name, value in (

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from schemas import replay
 from schemas.api import EventOut, EventsPage, FieldError, PersonOut
 from schemas.events import CapturedEvent, EventBatch
 from services.core import metrics
@@ -70,8 +71,17 @@ async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
         # As PostHog does: the address the event came from, unless the SDK already set one.
         for event in parsed.events:
             event.properties.setdefault("$ip", req.client_ip)
-    if parsed.events:
-        await publish_events(ctx, project_id, now, parsed.events)
+    # $snapshot events are recordings: they go to the replay service, not to the events table.
+    events = [e for e in parsed.events if e.event != replay.SNAPSHOT_EVENT]
+    snapshots = [
+        replay.from_properties(e.uuid, e.distinct_id, e.timestamp, e.properties)
+        for e in parsed.events
+        if e.event == replay.SNAPSHOT_EVENT
+    ]
+    if events:
+        await publish_events(ctx, project_id, now, events)
+    if snapshots:
+        await publish_snapshots(ctx, project_id, now, snapshots)
     metrics.EVENTS_ACCEPTED.inc(len(parsed.events))
     for err in parsed.errors:
         metrics.EVENTS_REJECTED.labels(err.field).inc()
@@ -87,6 +97,26 @@ async def publish_events(
         msg_id = hashlib.sha256(f"{project_id}:{ids}".encode()).hexdigest()[:40]
         await ctx.bus.publish(
             f"events.{project_id}.capture",
+            payload,
+            msg_id=msg_id,
+            timeout_s=ctx.settings.publish_timeout_s,
+        )
+
+
+async def publish_snapshots(
+    ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
+) -> None:
+    limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
+    try:
+        messages = replay.messages(project_id, now, snapshots, limit)
+    except replay.SnapshotTooLarge as exc:
+        raise CaptureTooLarge(
+            "a $snapshot event is larger than the broker accepts",
+            [FieldError("size", str(exc))],
+        ) from None
+    for msg_id, payload in messages:
+        await ctx.bus.publish(
+            replay.subject(project_id),
             payload,
             msg_id=msg_id,
             timeout_s=ctx.settings.publish_timeout_s,

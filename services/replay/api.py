@@ -1,0 +1,165 @@
+"""HTTP API of the replay service: the recording endpoint, the recordings API, the SDK file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, delete, get, post, put
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from schemas.api import CaptureAccepted, FieldError, Problem
+from schemas.replay import (  # noqa: TC001 - Litestar reads handler annotations at runtime
+    ReplayList,
+    ReplayOut,
+    ReplaySettings,
+    SessionEvents,
+)
+from services.core.errors import PayloadTooLarge
+from services.core.http import ctx_of, problem_response
+from services.replay import metrics, pages, playback, service
+from services.replay.assets import CACHE_CONTROL, AssetCache
+from services.replay.auth import project_of
+
+Req = Request[Any, Any, Any]
+_ACCEPTED = CaptureAccepted()
+MAX_SETTINGS_BODY = 4096
+_assets = AssetCache()
+
+
+@post(["/s", "/s/"], status_code=200, summary="Capture recordings (PostHog protocol)")
+async def capture(request: Req) -> Response[Any]:
+    q = request.query_params
+    result = await service.capture(
+        ctx_of(request),
+        service.CaptureRequest(
+            body=await request.body(),
+            content_encoding=request.headers.get("content-encoding", ""),
+            content_type=request.headers.get("content-type", ""),
+            compression=q.get("compression"),
+            query_token=q.get("token") or q.get("api_key"),
+        ),
+    )
+    metrics.SNAPSHOTS_ACCEPTED.inc(result.accepted)
+    for err in result.errors:
+        metrics.SNAPSHOTS_REJECTED.labels(err.field).inc()
+    if result.errors:
+        return problem_response(
+            Problem(
+                title="Some events were rejected",
+                status=400,
+                detail=f"{result.accepted} event(s) accepted, {len(result.errors)} rejected",
+                errors=result.errors,
+                accepted=result.accepted,
+                rejected=sorted({e.index for e in result.errors if e.index is not None}),
+            )
+        )
+    if q.get("beacon") == "1":
+        return Response(b"", status_code=204)
+    return Response(_ACCEPTED, status_code=200)
+
+
+@get("/api/replays")
+async def list_replays(
+    request: Req,
+    distinct_id: str | None = None,
+    person_id: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    min_duration_ms: int | None = None,
+    url_contains: str | None = None,
+    has_console_errors: bool | None = None,
+    limit: int = Parameter(default=50),
+    cursor: str | None = None,
+) -> ReplayList:
+    ctx = ctx_of(request)
+    query = service.ListQuery(
+        distinct_id=distinct_id,
+        person_id=person_id,
+        date_from=date_from,
+        date_to=date_to,
+        min_duration_ms=min_duration_ms,
+        url_contains=url_contains,
+        has_console_errors=has_console_errors,
+        limit=limit,
+        cursor=cursor,
+    )
+    return await service.list_replays(ctx, await project_of(request, ctx), query)
+
+
+@get("/api/replays/settings")
+async def get_settings(request: Req) -> ReplaySettings:
+    ctx = ctx_of(request)
+    return await service.get_settings(ctx, await project_of(request, ctx))
+
+
+@put("/api/replays/settings")
+async def put_settings(request: Req) -> ReplaySettings:
+    ctx = ctx_of(request)
+    project_id = await project_of(request, ctx)
+    body = await request.body()
+    if len(body) > MAX_SETTINGS_BODY:
+        raise PayloadTooLarge(
+            f"the body exceeds {MAX_SETTINGS_BODY} bytes",
+            [FieldError("body", f"larger than {MAX_SETTINGS_BODY} bytes")],
+        )
+    return await service.put_settings(ctx, project_id, body)
+
+
+@get("/api/replays/{session_id:str}")
+async def get_replay(request: Req, session_id: str) -> ReplayOut:
+    ctx = ctx_of(request)
+    return await service.get_replay(ctx, await project_of(request, ctx), session_id)
+
+
+@delete("/api/replays/{session_id:str}", status_code=204)
+async def delete_replay(request: Req, session_id: str) -> None:
+    ctx = ctx_of(request)
+    await service.delete_replay(ctx, await project_of(request, ctx), session_id)
+
+
+@get("/api/replays/{session_id:str}/snapshots")
+async def snapshots(request: Req, session_id: str, window_id: str | None = None) -> Stream:
+    """The session's rrweb events, ``{"events": [...]}`` in timestamp order, written chunk by
+    chunk (404 before anything is written when the session does not exist)."""
+    ctx = ctx_of(request)
+    project_id = await project_of(request, ctx)
+    body = await playback.stream(ctx, project_id, session_id, window_id)
+    return Stream(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@get("/api/replays/{session_id:str}/events")
+async def session_events(
+    request: Req, session_id: str, limit: int = Parameter(default=1000)
+) -> SessionEvents:
+    ctx = ctx_of(request)
+    return await service.session_events(ctx, await project_of(request, ctx), session_id, limit)
+
+
+@get("/static/devflow.js")
+async def sdk_bundle(request: Req) -> Response[bytes]:
+    config = service.config_of(ctx_of(request))
+    asset = _assets.get(
+        config.path(config.sdk_js), "run `npm ci && npm run build` in sdk/js (see README)"
+    )
+    headers = {"ETag": asset.etag, "Cache-Control": CACHE_CONTROL}
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(asset.body, media_type="application/javascript", headers=headers)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        capture,
+        list_replays,
+        get_settings,
+        put_settings,
+        get_replay,
+        delete_replay,
+        snapshots,
+        session_events,
+        sdk_bundle,
+        pages.router,
+    ],
+)

@@ -1,0 +1,71 @@
+"""The replay service's settings: ``DEVFLOW_REPLAY_*``, read once when the service starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from services.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+PREFIX = "DEVFLOW_REPLAY_"
+ROOT = Path(__file__).resolve().parents[2]
+STATE_KEY = "replay.config"
+
+
+class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Each field ``x`` is read from ``DEVFLOW_REPLAY_X``."""
+
+    # Days a project's recordings are kept when it has not set its own.
+    retention_days: int = 30
+    # How often the retention job runs.
+    retention_interval_s: float = 3600.0
+    # zstd level of stored chunks (1 fast … 19 small).
+    zstd_level: int = 7
+    # The browser SDK bundle served at /static/devflow.js (relative to the repository root).
+    sdk_js: str = "sdk/js/dist/devflow.js"
+    # The npm project holding rrweb-player for the player page (relative to the repository root).
+    web_dir: str = "services/replay/web"
+    # $snapshot events fetched per consumer batch.
+    fetch_batch: int = 16
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.retention_days <= 3650:
+            raise ValueError(f"{PREFIX}RETENTION_DAYS: must be 1 to 3650")
+        if not self.retention_interval_s > 0:
+            raise ValueError(f"{PREFIX}RETENTION_INTERVAL_S: must be > 0")
+        if not 1 <= self.zstd_level <= 19:
+            raise ValueError(f"{PREFIX}ZSTD_LEVEL: must be 1 to 19")
+        if not 1 <= self.fetch_batch <= 1000:
+            raise ValueError(f"{PREFIX}FETCH_BATCH: must be 1 to 1000")
+
+    def path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else ROOT / path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ReplayConfig:
+        env = os.environ if env is None else env
+        raw = {
+            key[len(PREFIX) :].lower(): value
+            for key, value in env.items()
+            if key.startswith(PREFIX) and value != ""
+        }
+        unknown = sorted(k for k in raw if k not in cls.__struct_fields__)
+        if unknown:
+            known = ", ".join(PREFIX + f.upper() for f in cls.__struct_fields__)
+            raise ConfigError(
+                f"unknown setting(s) {', '.join(PREFIX + k.upper() for k in unknown)}; "
+                f"known: {known}"
+            )
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid replay setting: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"invalid setting {exc}") from None

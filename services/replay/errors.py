@@ -1,0 +1,33 @@
+"""Errors of the replay service; the kernel's handler turns them into problem+json."""
+
+from __future__ import annotations
+
+from services.core.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized
+
+
+class InvalidRecording(DomainError):
+    title = "Invalid recording request"
+
+
+class RecordingTooLarge(PayloadTooLarge):
+    title = "Recording request too large"
+
+
+class InvalidToken(Unauthorized):
+    title = "Invalid project token"
+
+
+class InvalidQuery(DomainError):
+    title = "Invalid query"
+
+
+class InvalidSettings(DomainError):
+    title = "Invalid replay settings"
+
+
+class ReplayNotFound(NotFound):
+    title = "Recording not found"
+
+
+class AssetNotBuilt(NotFound):
+    title = "Not built"

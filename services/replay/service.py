@@ -1,0 +1,267 @@
+"""Replay use cases: accept recordings, list and read sessions, delete them, retention settings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid as uuidlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from schemas import replay
+from schemas.api import FieldError
+from schemas.replay import ReplayList, ReplayOut, ReplaySettings, SessionEvents
+from services.core import bodies
+from services.replay import repo
+from services.replay.capture import parse
+from services.replay.config import STATE_KEY, ReplayConfig
+from services.replay.errors import (
+    InvalidQuery,
+    InvalidSettings,
+    InvalidToken,
+    RecordingTooLarge,
+    ReplayNotFound,
+)
+
+if TYPE_CHECKING:
+    from services.core.service import Context
+
+# Room for headers below the broker's max payload.
+_PAYLOAD_HEADROOM = 16 * 1024
+MAX_PAGE = 200
+MAX_EVENTS = 5000
+
+
+def config_of(ctx: Context) -> ReplayConfig:
+    config = ctx.state.get(STATE_KEY)
+    if not isinstance(config, ReplayConfig):
+        config = ctx.state[STATE_KEY] = ReplayConfig.from_env()
+    return config
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    body: bytes
+    content_encoding: str
+    content_type: str
+    compression: str | None
+    query_token: str | None
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    accepted: int
+    errors: list[FieldError]
+
+
+async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
+    """Validate, authenticate and publish; returns once JetStream acknowledged every snapshot."""
+    payload = bodies.decode_body(req.body, req.content_encoding, req.content_type, req.compression)
+    now = datetime.now(UTC)
+    parsed = parse(payload, now)
+    token = parsed.token or req.query_token
+    if not token:
+        raise InvalidToken(
+            "no project token in the request",
+            [FieldError("api_key", "missing: send api_key, token or $token")],
+        )
+    project_id = await ctx.projects.by_token(token)
+    if project_id is None:
+        raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
+    if parsed.snapshots:
+        await publish(ctx, project_id, now, parsed.snapshots)
+    return CaptureResult(accepted=len(parsed.snapshots), errors=parsed.errors)
+
+
+async def publish(
+    ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
+) -> None:
+    limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
+    try:
+        messages = replay.messages(project_id, now, snapshots, limit)
+    except replay.SnapshotTooLarge as exc:
+        raise RecordingTooLarge(
+            "a snapshot is larger than the broker accepts, even compressed",
+            [FieldError("size", str(exc))],
+        ) from None
+    for msg_id, body in messages:
+        await ctx.bus.publish(
+            replay.subject(project_id),
+            body,
+            msg_id=msg_id,
+            timeout_s=ctx.settings.publish_timeout_s,
+        )
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+class _Cursor(msgspec.Struct, array_like=True):
+    start_time: datetime
+    session_id: str
+
+
+def _encode_cursor(row: ReplayOut) -> str:
+    raw = msgspec.msgpack.encode(_Cursor(row.start_time, row.session_id))
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(value: str) -> _Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return msgspec.msgpack.decode(raw, type=_Cursor)
+    except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        raise InvalidQuery(
+            "the cursor is not valid", [FieldError("cursor", "not a cursor from next")]
+        ) from None
+
+
+def _text(name: str, value: str | None, limit: int = 1000) -> str | None:
+    if value is None:
+        return None
+    if "\x00" in value or len(value) > limit:
+        raise InvalidQuery(
+            f"{name} is not valid", [FieldError(name, f"at most {limit} characters, no NUL")]
+        )
+    return value
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidQuery(
+            f"{name} is not a date-time", [FieldError(name, "expected ISO 8601")]
+        ) from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def session_id_param(session_id: str) -> str:
+    reason = replay.session_id_problem(session_id)
+    if reason:
+        raise InvalidQuery("the session id is not valid", [FieldError("session_id", reason)])
+    return session_id
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    distinct_id: str | None = None
+    person_id: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    min_duration_ms: int | None = None
+    url_contains: str | None = None
+    has_console_errors: bool | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+async def list_replays(ctx: Context, project_id: int, q: ListQuery) -> ReplayList:
+    if not 1 <= q.limit <= MAX_PAGE:
+        raise InvalidQuery(
+            f"limit must be between 1 and {MAX_PAGE}",
+            [FieldError("limit", f"must be between 1 and {MAX_PAGE}")],
+        )
+    if q.min_duration_ms is not None and q.min_duration_ms < 0:
+        raise InvalidQuery(
+            "min_duration_ms must be >= 0", [FieldError("min_duration_ms", "must be >= 0")]
+        )
+    person_id = _text("person_id", q.person_id)
+    if person_id is not None:
+        try:
+            person_id = str(uuidlib.UUID(person_id))
+        except ValueError:
+            raise InvalidQuery(
+                "person_id is not a UUID", [FieldError("person_id", "not a UUID")]
+            ) from None
+    position = _decode_cursor(q.cursor) if q.cursor else None
+    params: dict[str, Any] = {
+        "project_id": project_id,
+        "distinct_id": _text("distinct_id", q.distinct_id),
+        "person_id": person_id,
+        "date_from": _time("date_from", q.date_from),
+        "date_to": _time("date_to", q.date_to),
+        "min_duration_ms": q.min_duration_ms,
+        "url_contains": _text("url_contains", q.url_contains) or None,
+        "has_console_errors": q.has_console_errors,
+        "cursor_time": position.start_time if position else None,
+        "cursor_id": position.session_id if position else None,
+        "limit": q.limit + 1,
+    }
+    async with ctx.pool.connection() as conn:
+        rows = await repo.select_sessions(conn, params)
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    return ReplayList(results=rows, next=_encode_cursor(rows[-1]) if more and rows else None)
+
+
+async def get_replay(ctx: Context, project_id: int, session_id: str) -> ReplayOut:
+    session_id_param(session_id)
+    async with ctx.pool.connection() as conn:
+        row = await repo.select_session(conn, project_id, session_id)
+    if row is None:
+        raise ReplayNotFound(
+            "no recording has this session id", [FieldError("session_id", "not found")]
+        )
+    return row
+
+
+async def delete_replay(ctx: Context, project_id: int, session_id: str) -> None:
+    session_id_param(session_id)
+    async with ctx.pool.connection() as conn, conn.transaction():
+        await repo.lock_sessions(conn, [(project_id, session_id)])
+        found = await repo.delete_session(conn, project_id, session_id)
+    if not found:
+        raise ReplayNotFound(
+            "no recording has this session id", [FieldError("session_id", "not found")]
+        )
+
+
+async def session_events(
+    ctx: Context, project_id: int, session_id: str, limit: int
+) -> SessionEvents:
+    if not 1 <= limit <= MAX_EVENTS:
+        raise InvalidQuery(
+            f"limit must be between 1 and {MAX_EVENTS}",
+            [FieldError("limit", f"must be between 1 and {MAX_EVENTS}")],
+        )
+    meta = await get_replay(ctx, project_id, session_id)
+    async with ctx.pool.connection() as conn:
+        rows = await repo.select_session_events(
+            conn, project_id, session_id, meta.start_time, meta.end_time, limit + 1
+        )
+    return SessionEvents(results=rows[:limit], truncated=len(rows) > limit)
+
+
+async def get_settings(ctx: Context, project_id: int) -> ReplaySettings:
+    async with ctx.pool.connection() as conn:
+        days = await repo.select_retention(conn, project_id)
+    return ReplaySettings(retention_days=days or config_of(ctx).retention_days)
+
+
+_settings_decoder = msgspec.json.Decoder(ReplaySettings)
+
+
+async def put_settings(ctx: Context, project_id: int, body: bytes) -> ReplaySettings:
+    try:
+        settings = _settings_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidSettings(
+            "the body is not valid JSON", [FieldError("body", str(exc))]
+        ) from None
+    except msgspec.ValidationError as exc:
+        field = str(exc).rpartition("$.")[2].rstrip("`") or "body"
+        raise InvalidSettings(str(exc), [FieldError(field, str(exc))]) from None
+    if not 1 <= settings.retention_days <= 3650:
+        raise InvalidSettings(
+            "retention_days must be between 1 and 3650",
+            [FieldError("retention_days", "must be between 1 and 3650")],
+        )
+    async with ctx.pool.connection() as conn:
+        await repo.upsert_retention(conn, project_id, settings.retention_days)
+    return settings
