@@ -79,8 +79,13 @@ export type Reply = { status: number; headers?: Record<string, string>; body?: s
 
 export class FakeServer {
     requests: RecordedRequest[] = []
-    /** Decides each reply; default 200 with `{"status": 1}` (or flags for /flags). */
-    handler: (request: RecordedRequest) => Reply = () => ({ status: 200, body: '{"status":1}' })
+    /** Flags /flags answers with unless `handler` is replaced. */
+    flags: Record<string, unknown> = {}
+    /** Decides each reply: by default 200, with `flags` for /flags. */
+    handler: (request: RecordedRequest) => Reply | Promise<Reply> = (request) =>
+        new URL(request.url).pathname === '/flags'
+            ? { status: 200, body: JSON.stringify({ flags: this.flags, errorsWhileComputingFlags: false, requestId: 'req-1' }) }
+            : { status: 200, body: '{"status":1}' }
 
     constructor(private readonly clock: FakeClock) {}
 
@@ -95,7 +100,7 @@ export class FakeServer {
             json: () => JSON.parse(recorded.text()),
         }
         this.requests.push(recorded)
-        const reply = this.handler(recorded)
+        const reply = await this.handler(recorded)
         if (reply === 'network-error') {
             throw new TypeError('Failed to fetch')
         }
@@ -169,3 +174,14 @@ export function testPlatform(options: { local?: MemoryStore; session?: MemorySto
 export const silent = { debug: () => {}, warn: () => {} }
 
 export const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+/** A v2 flag as services/flags sends it (schemas/flags.py FlagDetail). */
+export function v2Flag(key: string, enabled: boolean, variant: string | null = null, payload: unknown = null) {
+    return {
+        key,
+        enabled,
+        variant,
+        reason: { code: enabled ? 'condition_match' : 'no_condition_match', condition_index: enabled ? 0 : null, description: '' },
+        metadata: { id: 7, version: 3, payload: payload === null ? null : JSON.stringify(payload), description: null },
+    }
+}
