@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,7 +15,14 @@ import psycopg
 
 from tests.support import wait_for
 
-T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
+# Two hours ago, whole seconds: recent enough for the retention job to leave it alone.
+T0 = (int(time.time()) - 7200) * 1000
+
+
+def iso(ms: int) -> str:
+    """How the API writes the time ``ms`` (epoch milliseconds)."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace(".000", "").replace("+00:00", "Z")
 
 
 def meta(ts: int, href: str = "https://shop.example/") -> dict[str, Any]:
@@ -155,7 +164,7 @@ def snapshot_event(
         "event": "$snapshot",
         "distinct_id": distinct_id,
         "uuid": uid or str(uuid.uuid4()),
-        "timestamp": "2026-01-01T00:00:00Z",
+        "timestamp": iso(T0),
         "properties": props,
     }
 

@@ -19,6 +19,7 @@ from tests.replay.factories import (
     events_of,
     full_snapshot,
     gzip_js,
+    iso,
     legacy_pieces,
     meta,
     mouse_move,
@@ -45,8 +46,8 @@ def test_a_recording_is_stored_with_its_metadata(http: httpx.Client, project: An
     assert meta_["session_id"] == sid
     assert meta_["distinct_id"] == "visitor-1"
     assert meta_["person_id"] is None
-    assert meta_["start_time"] == "2026-01-01T00:00:00Z"
-    assert meta_["end_time"] == "2026-01-01T00:00:10Z"
+    assert meta_["start_time"] == iso(T0)
+    assert meta_["end_time"] == iso(T0 + 10_000)
     assert meta_["duration_ms"] == 10_000
     # Activity: moves at 1 s and 2 s, inputs at 3, 3.2, 3.4 s, mouse down/click at 4, 4.05 s
     # and a click at 10 s: gaps 1000+1000+200+200+600+50, and the last gap capped at 5 s.
@@ -108,7 +109,7 @@ def test_posthog_js_snapshots_on_batch_go_to_replay_not_to_events(
         "event": "$pageview",
         "distinct_id": "visitor-1",
         "uuid": str(uuid.uuid4()),
-        "timestamp": "2026-01-01T00:00:05Z",
+        "timestamp": iso(T0 + 5000),
         "properties": {"$session_id": sid, "$current_url": "https://shop.example/"},
     }
     first, second = recording()[:6], recording()[6:]
@@ -133,7 +134,7 @@ def test_posthog_js_snapshots_on_batch_go_to_replay_not_to_events(
 
     found = wait_for(timeline)
     assert [e["event"] for e in found] == ["$pageview"]
-    assert found[0]["timestamp"] == "2026-01-01T00:00:05Z"
+    assert found[0]["timestamp"] == iso(T0 + 5000)
     listed = http.get("/api/events", headers=admin(project)).json()["results"]
     assert [e["event"] for e in listed] == ["$pageview"]
 
