@@ -123,6 +123,7 @@ export class DevFlow {
                   {
                       ids: (activity) => session.ids(activity),
                       distinctId: () => identity.distinctId,
+                      currentUrl: () => win?.location?.href ?? null,
                       send: (event, size) => snapshots.enqueue(event, size),
                   },
                   newId,
@@ -154,11 +155,12 @@ export class DevFlow {
             this.listen(win, parts)
         }
         flags.reload()
-        parts.pageviews?.start(true)
-        parts.autocapture?.start()
+        // Recording first, so that the first pageview is in it too.
         if (config.recording && recorder) {
             recorder.start()
         }
+        parts.pageviews?.start(true)
+        parts.autocapture?.start()
         log.debug('initialised', { token, api_host: config.apiHost, distinct_id: identity.distinctId })
         try {
             options.loaded?.(this)
@@ -211,6 +213,9 @@ export class DevFlow {
             // JSON.stringify throws on cycles and BigInt: such properties can't be sent.
             p.log.warn(`capture("${event}"): the properties can't be serialised`, error)
             return undefined
+        }
+        if (event === '$pageview') {
+            p.recorder?.addCustomEvent('$pageview', { href: props.$current_url, title: props.title })
         }
         return captured
     }

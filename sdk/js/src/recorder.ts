@@ -25,6 +25,7 @@ export type RecordOptions = recordOptions<eventWithTime>
 export interface RecordFunction {
     (options: RecordOptions): (() => void) | undefined
     takeFullSnapshot(isCheckout?: boolean): void
+    addCustomEvent?<T>(tag: string, payload: T): void
 }
 
 export type ConsoleLevel = 'error' | 'warn' | 'info' | 'log' | 'debug'
@@ -116,6 +117,8 @@ export interface RecorderHooks {
     /** The current session ids; `activity` extends the session. */
     ids(activity: boolean): SessionIds
     distinctId(): string
+    /** The page's URL now (null outside a browser). */
+    currentUrl(): string | null
     /** Hands a `$snapshot` event to the `/s/` queue, with its JSON size. */
     send(event: CaptureEvent, size: number): void
 }
@@ -123,6 +126,8 @@ export interface RecorderHooks {
 interface Buffer {
     sessionId: string
     windowId: string
+    /** The page's URL when the buffer began: a navigation starts a new buffer. */
+    url: string | null
     events: eventWithTime[]
     bytes: number
 }
@@ -134,6 +139,10 @@ export class SessionRecorder {
     private flushTimer: TimerHandle | null = null
     private stopRecording: (() => void) | null = null
     private snapshotting = false
+    /** rrweb has emitted its first full snapshot: before that it refuses custom events. */
+    private rrwebReady = false
+    private waitingCustomEvents: [string, Record<string, unknown>][] = []
+    private readyTimer: TimerHandle | null = null
 
     constructor(
         private readonly platform: Platform,
@@ -173,6 +182,12 @@ export class SessionRecorder {
         const stop = this.stopRecording
         this.stopRecording = null
         this.current = null
+        this.rrwebReady = false
+        this.waitingCustomEvents = []
+        if (this.readyTimer !== null) {
+            this.platform.clearTimeout(this.readyTimer)
+            this.readyTimer = null
+        }
         try {
             stop?.()
         } catch (error) {
@@ -221,6 +236,11 @@ export class SessionRecorder {
                 token: this.token,
             },
         }
+        if (buffer.url !== null) {
+            // The replay service lists a recording's URLs from this and rrweb's meta events;
+            // single-page-app navigations make no meta event.
+            event.properties.$current_url = buffer.url
+        }
         // The event's own size: its snapshot data plus a few hundred characters of envelope.
         this.hooks.send(event, buffer.bytes + 500)
     }
@@ -249,11 +269,12 @@ export class SessionRecorder {
         } catch {
             return // circular data from a plugin: not sendable
         }
-        if (this.buffer && this.buffer.events.length > 0 && this.buffer.bytes + size > this.options.maxBufferBytes) {
+        const url = this.hooks.currentUrl()
+        if (this.buffer && this.buffer.events.length > 0 && (this.buffer.bytes + size > this.options.maxBufferBytes || this.buffer.url !== url)) {
             this.flush()
         }
         if (!this.buffer) {
-            this.buffer = { sessionId: ids.sessionId, windowId: ids.windowId, events: [], bytes: 0 }
+            this.buffer = { sessionId: ids.sessionId, windowId: ids.windowId, url, events: [], bytes: 0 }
         }
         this.buffer.events.push(event)
         this.buffer.bytes += size + 1 // the comma between events in the JSON array
@@ -264,6 +285,33 @@ export class SessionRecorder {
                 this.flushTimer = null
                 this.flush()
             }, this.options.flushIntervalMs)
+        }
+        if (event.type === FULL_SNAPSHOT && !this.rrwebReady && this.readyTimer === null) {
+            // rrweb counts itself started only once this first snapshot has been emitted.
+            this.readyTimer = this.platform.setTimeout(() => {
+                this.readyTimer = null
+                this.rrwebReady = this.recording
+                for (const [tag, payload] of this.waitingCustomEvents.splice(0)) {
+                    this.addCustomEvent(tag, payload)
+                }
+            }, 0)
+        }
+    }
+
+    /** Adds a custom event to the recording (a `$pageview`, so the player shows navigation). */
+    addCustomEvent(tag: string, payload: Record<string, unknown>): void {
+        if (!this.recording || typeof this.record.addCustomEvent !== 'function') {
+            return
+        }
+        if (!this.rrwebReady) {
+            // rrweb starts at DOMContentLoaded; the first pageview usually comes before.
+            this.waitingCustomEvents.push([tag, payload])
+            return
+        }
+        try {
+            this.record.addCustomEvent(tag, payload)
+        } catch (error) {
+            this.log.debug('rrweb could not add a custom event', error)
         }
     }
 

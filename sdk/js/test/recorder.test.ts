@@ -9,20 +9,30 @@ import { type TestPlatform, silent, testPlatform, UUID7 } from './helpers'
 const MINUTE = 60_000
 
 /** A stand-in for rrweb's record(): keeps its options, emits what the test says. */
-function fakeRrweb(platform: TestPlatform) {
+function fakeRrweb(platform: TestPlatform, { deferStart = false } = {}) {
+    let started = false
     const state = { options: null as RecordOptions | null, fullSnapshots: 0, stopped: 0, consoleLevels: null as string[] | null }
     const meta = (): eventWithTime => ({ type: 4, data: { href: 'https://shop.test/', width: 1280, height: 720 }, timestamp: platform.clock.now }) as eventWithTime
     const full = (): eventWithTime => ({ type: 2, data: { node: { type: 0, childNodes: [], id: 1 }, initialOffset: { top: 0, left: 0 } }, timestamp: platform.clock.now }) as eventWithTime
     const record = ((options: RecordOptions) => {
         state.options = options
-        options.emit!(meta())
-        options.emit!(full())
+        if (!deferStart) begin()
         return () => state.stopped++
     }) as unknown as RecordFunction
     record.takeFullSnapshot = () => {
         state.fullSnapshots++
         state.options!.emit!(meta())
         state.options!.emit!(full())
+    }
+    // rrweb emits its first events at DOMContentLoaded, and refuses custom events before.
+    const begin = () => {
+        state.options!.emit!(meta())
+        state.options!.emit!(full())
+        started = true
+    }
+    record.addCustomEvent = <T>(tag: string, payload: T) => {
+        if (!started) throw new Error('please add custom event after start recording')
+        state.options!.emit!({ type: 5, data: { tag, payload }, timestamp: platform.clock.now } as eventWithTime)
     }
     const consolePlugin: ConsolePluginFactory = ({ level }) => {
         state.consoleLevels = level
@@ -32,11 +42,11 @@ function fakeRrweb(platform: TestPlatform) {
         state.options!.emit!({ timestamp: platform.clock.now, ...event } as eventWithTime)
     const mouseMove = () => emit({ type: 3, data: { source: 1, positions: [{ x: 1, y: 2, id: 5, timeOffset: 0 }] } })
     const mutation = (text = 'x') => emit({ type: 3, data: { source: 0, texts: [{ id: 9, value: text }], attributes: [], removes: [], adds: [] } })
-    return { record, consolePlugin, state, emit, mouseMove, mutation }
+    return { record, consolePlugin, state, emit, mouseMove, mutation, begin }
 }
 
-function start(options: DevFlowOptions = {}, platform = testPlatform()) {
-    const rrweb = fakeRrweb(platform)
+function start(options: DevFlowOptions = {}, platform = testPlatform(), deferStart = false) {
+    const rrweb = fakeRrweb(platform, { deferStart })
     const devflow = new DevFlow({ platform, logger: silent, record: rrweb.record, consolePlugin: rrweb.consolePlugin })
     devflow.init('phc_test', { api_host: 'https://analytics.test', capture_pageview: false, ...options })
     return { platform, rrweb, devflow }
@@ -196,4 +206,38 @@ test('stopSessionRecording stops rrweb and sends what was buffered', async () =>
     assert.equal(rrweb.state.stopped, 1)
     await platform.clock.advance(200)
     assert.equal(snapshots(platform).length, 1)
+})
+
+test('each $snapshot has the URL it was recorded on; a navigation starts a new one and a $pageview custom event', async () => {
+    const { Window } = await import('happy-dom')
+    const win = new Window({ url: 'https://shop.test/home' })
+    const platform = testPlatform({ window: win as unknown as globalThis.Window })
+    const { rrweb } = start({ capture_pageview: true }, platform)
+    await platform.clock.advance(0)
+    rrweb.mouseMove()
+    win.history.pushState({}, '', '/checkout')
+    rrweb.mutation('checkout page')
+    await platform.clock.advance(2200)
+    const sent = snapshots(platform)
+    assert.deepEqual(sent.map((s) => s.properties.$current_url), ['https://shop.test/home', 'https://shop.test/checkout'])
+    const custom = sent.flatMap((s) => s.properties.$snapshot_data).filter((e: any) => e.type === 5)
+    assert.deepEqual(custom.map((e: any) => [e.data.tag, e.data.payload.href]), [
+        ['$pageview', 'https://shop.test/home'],
+        ['$pageview', 'https://shop.test/checkout'],
+    ])
+    assert.equal(sent[1].properties.$snapshot_data.at(-1).data.texts[0].value, 'checkout page')
+    await win.happyDOM.close()
+})
+
+test('a pageview before rrweb has started is added to the recording once it starts', async () => {
+    const { Window } = await import('happy-dom')
+    const win = new Window({ url: 'https://shop.test/early' })
+    const platform = testPlatform({ window: win as unknown as globalThis.Window })
+    const { rrweb } = start({ capture_pageview: true }, platform, true)
+    rrweb.begin()
+    await platform.clock.advance(2200)
+    const data = snapshots(platform).flatMap((s) => s.properties.$snapshot_data)
+    assert.deepEqual(data.map((e: eventWithTime) => e.type), [4, 2, 5])
+    assert.equal(data[2].data.payload.href, 'https://shop.test/early')
+    await win.happyDOM.close()
 })
