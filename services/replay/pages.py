@@ -10,7 +10,7 @@ from page-scoped JSON routes (``/replays/data/…``), which take the same sessio
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -164,7 +164,7 @@ async def replay_list(request: Req) -> Response[Any]:
             distinct_id=q.get("distinct_id"),
             url_contains=q.get("url_contains"),
             date_from=q.get("date_from"),
-            date_to=q.get("date_to"),
+            date_to=_day_end(q.get("date_to")),
             min_duration_ms=round(minimum * 1000) if minimum is not None else None,
             has_console_errors=True if q.get("errors") == "1" else None,
             limit=50,
@@ -185,6 +185,16 @@ async def replay_list(request: Req) -> Response[Any]:
         next_url=next_url,
         filtered=bool(q),
     )
+
+
+def _day_end(value: str | None) -> str | None:
+    """A date picked in the form is a whole day: "to 2026-05-04" includes that day."""
+    if value is None or len(value) != 10:
+        return value
+    try:
+        return (date.fromisoformat(value) + timedelta(days=1)).isoformat()
+    except ValueError:
+        return value
 
 
 @get("/{session_id:str}")

@@ -198,3 +198,28 @@ def test_pages_need_a_session(server: Any, seeded: tuple[Any, str]) -> None:
         assert "No recording" in r.text
         r = http.get("/replays/static/nothing.js")
         assert r.status_code == 404
+
+
+def test_the_sdk_bundle(stack: Any, tmp_path: Path) -> None:
+    bundle = tmp_path / "devflow.js"
+    bundle.write_text("window.devflow = {};\n")
+    server = stack.serve(name="replay-sdk", services=("replay",), DEVFLOW_REPLAY_SDK_JS=str(bundle))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        r = http.get("/static/devflow.js")
+        assert r.status_code == 200
+        assert r.text == "window.devflow = {};\n"
+        assert r.headers["content-type"].startswith("application/javascript")
+        assert "max-age=" in r.headers["cache-control"]
+        etag = r.headers["etag"]
+        again = http.get("/static/devflow.js", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.content == b""
+        bundle.write_text("window.devflow = {v: 2};\n")  # a rebuild is served at once
+        assert http.get("/static/devflow.js", headers={"If-None-Match": etag}).status_code == 200
+        bundle.unlink()
+        r = http.get("/static/devflow.js")
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert "npm ci && npm run build" in r.json()["detail"]
+        assert r.json()["errors"][0]["field"] == "path"
+    server.process.kill()
