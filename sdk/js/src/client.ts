@@ -45,6 +45,10 @@ interface Parts {
     autocapture: Autocapture | null
 }
 
+function validDate(value: unknown): string | null {
+    return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : null
+}
+
 const EVENTS_STORED_BYTES = 1_000_000
 const SNAPSHOTS_STORED_BYTES = 2_000_000
 
@@ -203,7 +207,7 @@ export class DevFlow {
             event,
             distinct_id: p.identity.distinctId,
             properties: props,
-            timestamp: (options.timestamp ?? new Date(p.platform.now())).toISOString(),
+            timestamp: validDate(options.timestamp) ?? new Date(p.platform.now()).toISOString(),
         }
         if (isObject(options.$set)) captured.$set = options.$set
         if (isObject(options.$set_once)) captured.$set_once = options.$set_once
@@ -400,6 +404,11 @@ export class DevFlow {
             }
             sendEverything()
             p.session.pageUnloading()
+        })
+        win.addEventListener('pageshow', (event) => {
+            if ((event as PageTransitionEvent).persisted) {
+                p.session.pageShown() // back from the back/forward cache
+            }
         })
         win.document?.addEventListener('visibilitychange', () => {
             if (win.document.visibilityState === 'hidden') {

@@ -104,6 +104,11 @@ export class SessionManager {
         this.platform.session.remove(this.primaryKey)
     }
 
+    /** The page came back from the back/forward cache: it is this tab's live page again. */
+    pageShown(): void {
+        this.platform.session.set(this.primaryKey, '1')
+    }
+
     private restoreWindowId(): string | null {
         const stored = this.platform.session.get(this.windowKey)
         // sessionStorage is copied into a duplicated tab. The flag is cleared when a page unloads,

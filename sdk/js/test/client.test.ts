@@ -215,3 +215,10 @@ test('flush() sends at once and resolves when delivered', async () => {
     await devflow.flush()
     assert.deepEqual(platform.server.events().map((e) => e.event), ['now'])
 })
+
+test('capture takes a timestamp; an invalid one is replaced by now', async () => {
+    const platform = testPlatform()
+    const devflow = start(platform)
+    assert.equal(devflow.capture('past', {}, { timestamp: new Date('2025-12-31T23:00:00Z') })!.timestamp, '2025-12-31T23:00:00.000Z')
+    assert.equal(devflow.capture('bad', {}, { timestamp: new Date('nope') })!.timestamp, new Date(platform.clock.now).toISOString())
+})
