@@ -119,16 +119,21 @@ export function elementText(el: Element, masked = false): string {
         return ''
     }
     const tag = tagOf(el)
-    if (tag === 'a' || tag === 'button') {
-        return cleanText(el.textContent ?? '')
-    }
-    let text = ''
+    const nested = tag === 'a' || tag === 'button'
+    const parts: string[] = []
+    collectText(el, nested, parts)
+    return cleanText(parts.join(' '))
+}
+
+/** Text nodes of `el` (and with `nested`, of its descendants, except masked or hidden ones). */
+function collectText(el: Element, nested: boolean, parts: string[]): void {
     el.childNodes.forEach((child) => {
         if (child.nodeType === 3) {
-            text += ` ${child.textContent ?? ''}`
+            parts.push(child.textContent ?? '')
+        } else if (nested && isElement(child) && !hasAnyClass(child, [...MASK_CLASSES, ...NO_CAPTURE_CLASSES]) && !isFormField(child)) {
+            collectText(child, true, parts)
         }
     })
-    return cleanText(text)
 }
 
 function position(el: Element): { nthChild: number; nthOfType: number } {

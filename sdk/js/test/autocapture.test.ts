@@ -100,6 +100,11 @@ test('masked elements (rr-mask) and everything inside them have no text', () => 
     assert.equal(autocaptureProperties(el(win, '#masked'), 'click').$el_text, undefined)
 })
 
+test('the text of a button leaves out what is masked inside it', () => {
+    const win = page('<button id="pay">Pay <span class="rr-mask">$1,234.00</span> now <span class="dv-no-capture">acct 99</span></button>')
+    assert.equal(elementChain(el(win, '#pay'))[0]!.$el_text, 'Pay now')
+})
+
 test('text that looks like a card number or SSN is not captured', () => {
     assert.equal(looksSensitive('4111 1111 1111 1111'), true)
     assert.equal(looksSensitive('4111 1111 1111 1112'), false)
