@@ -89,6 +89,7 @@ export class DevFlow {
             maxBatchBytes: 500_000,
             maxStoredBytes: EVENTS_STORED_BYTES,
             persistInFlight: true,
+            keepalive: true,
             retryBaseMs: 2000,
             retryMaxMs: 5 * 60_000,
         }, newId)
@@ -103,6 +104,7 @@ export class DevFlow {
             maxBatchBytes: 2_000_000,
             maxStoredBytes: SNAPSHOTS_STORED_BYTES,
             persistInFlight: false,
+            keepalive: false,
             retryBaseMs: 2000,
             retryMaxMs: 5 * 60_000,
         }, newId)

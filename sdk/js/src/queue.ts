@@ -32,6 +32,8 @@ export interface QueueConfig {
     /** Bound on the persisted retry list (JSON characters); the oldest batches go first. */
     maxStoredBytes: number
     persistInFlight: boolean
+    /** Ask for keepalive requests (small ones only): they survive the page closing. */
+    keepalive: boolean
     retryBaseMs: number
     retryMaxMs: number
 }
@@ -194,7 +196,7 @@ export class BatchQueue {
     private async attempt(batch: StoredBatch, stored: boolean): Promise<void> {
         let outcome: SendOutcome
         try {
-            outcome = await this.transport.post(this.config.url, this.envelope(batch.events))
+            outcome = await this.transport.post(this.config.url, this.envelope(batch.events), this.config.keepalive)
         } catch (error) {
             this.log.debug(`${this.config.name}: send failed`, error)
             outcome = { kind: 'retry', status: null, retryAfterMs: null }

@@ -51,8 +51,12 @@ export class Transport {
         private readonly compress: boolean,
     ) {}
 
-    /** POSTs a JSON body, gzipped (with `?compression=gzip-js`) when compression is on and possible. */
-    async post(url: string, json: string): Promise<SendOutcome> {
+    /**
+     * POSTs a JSON body, gzipped (with `?compression=gzip-js`) when compression is on and possible.
+     * With `keepalive`, a small request outlives the page; browsers allow only 64 KiB of such
+     * requests in flight at once, so only the small, important ones should ask for it.
+     */
+    async post(url: string, json: string, keepalive = false): Promise<SendOutcome> {
         let body: string | Uint8Array = json
         let target = url
         if (this.compress && this.platform.gzip) {
@@ -72,7 +76,7 @@ export class Transport {
                 // JSON (or the gzip magic bytes) whatever the type says.
                 headers: { 'Content-Type': 'text/plain' },
                 body,
-                keepalive: byteLength(body) < KEEPALIVE_LIMIT,
+                keepalive: keepalive && byteLength(body) < KEEPALIVE_LIMIT / 2,
             })
         } catch (error) {
             this.log.debug('request failed', target, error)

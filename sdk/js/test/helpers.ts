@@ -67,6 +67,7 @@ export class FakeClock {
 
 export interface RecordedRequest {
     url: string
+    keepalive: boolean
     headers: Record<string, string>
     body: string | Uint8Array
     at: number
@@ -93,6 +94,7 @@ export class FakeServer {
         const body = request.body
         const recorded: RecordedRequest = {
             url,
+            keepalive: request.keepalive === true,
             headers: request.headers,
             body,
             at: this.clock.now,

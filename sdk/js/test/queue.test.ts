@@ -17,6 +17,7 @@ const CONFIG: QueueConfig = {
     maxBatchBytes: 500_000,
     maxStoredBytes: 1_000_000,
     persistInFlight: true,
+    keepalive: true,
     retryBaseMs: 2000,
     retryMaxMs: 300_000,
 }
@@ -52,6 +53,7 @@ test('events wait for the flush interval and leave as one gzipped batch', async 
     assert.equal(request.url, 'https://analytics.test/batch/?compression=gzip-js')
     assert.ok(request.body instanceof Uint8Array)
     assert.deepEqual([...request.body.subarray(0, 2)], [0x1f, 0x8b], 'gzip magic bytes')
+    assert.equal(request.keepalive, true, 'a small batch of events outlives the page')
     const body = request.json()
     assert.equal(body.api_key, 'phc_test')
     assert.deepEqual(body.batch, sent)

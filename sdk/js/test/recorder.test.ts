@@ -97,6 +97,7 @@ test('the buffer leaves as one PostHog-compatible $snapshot to /s/ after 2 secon
     const requests = platform.server.to('/s/')
     assert.equal(requests.length, 1)
     assert.equal(requests[0]!.url, 'https://analytics.test/s/?compression=gzip-js')
+    assert.equal(requests[0]!.keepalive, false, 'recordings leave the keepalive quota to events')
     const body = requests[0]!.json()
     assert.equal(body.api_key, 'phc_test')
     assert.equal(typeof body.sent_at, 'string')
