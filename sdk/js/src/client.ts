@@ -68,6 +68,10 @@ export class DevFlow {
             this.logger().warn('init needs the project token')
             return this
         }
+        if (!this.env.platform && typeof window === 'undefined') {
+            this.logger().warn('init outside a browser needs a platform (see Environment)')
+            return this
+        }
         const base = this.env.platform ?? browserPlatform()
         const win = base.window
         const config = resolveConfig(token, options, win?.location?.origin ?? null)
