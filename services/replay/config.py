@@ -25,6 +25,10 @@ class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retention_days: int = 30
     # How often the retention job runs.
     retention_interval_s: float = 3600.0
+    # A session's small chunks are merged once no chunk has arrived for this long.
+    compact_after_s: float = 60.0
+    # How often the compaction job looks for such sessions.
+    compact_interval_s: float = 30.0
     # zstd level of stored chunks (1 fast … 19 small).
     zstd_level: int = 7
     # The browser SDK bundle served at /static/devflow.js (relative to the repository root).
@@ -39,6 +43,8 @@ class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"{PREFIX}RETENTION_DAYS: must be 1 to 3650")
         if not self.retention_interval_s > 0:
             raise ValueError(f"{PREFIX}RETENTION_INTERVAL_S: must be > 0")
+        if not (self.compact_after_s >= 0 and self.compact_interval_s > 0):
+            raise ValueError(f"{PREFIX}COMPACT_AFTER_S / COMPACT_INTERVAL_S: must be >= 0 / > 0")
         if not 1 <= self.zstd_level <= 19:
             raise ValueError(f"{PREFIX}ZSTD_LEVEL: must be 1 to 19")
         if not 1 <= self.fetch_batch <= 1000:

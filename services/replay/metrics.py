@@ -48,3 +48,8 @@ SESSIONS_EXPIRED = Counter(
     "Recordings deleted by the retention job",
     registry=REGISTRY,
 )
+CHUNKS_COMPACTED = Counter(
+    "devflow_replay_chunks_compacted_total",
+    "Small chunks merged into larger ones by the compaction job",
+    registry=REGISTRY,
+)

@@ -255,6 +255,75 @@ RETURNING 1
 """
 
 
+# -- compaction ----------------------------------------------------------------------------------
+
+# Sessions quiet for a while (but not long past) with two chunks of one window, next to each
+# other in time, that fit in one merged chunk.
+SELECT_COMPACTABLE = """
+WITH quiet AS (
+    SELECT project_id, session_id FROM replay_sessions
+    WHERE chunk_count > 1
+      AND updated_at < now() - make_interval(secs => %(quiet_s)s)
+      AND updated_at > now() - INTERVAL '2 days'
+)
+SELECT DISTINCT c.project_id, c.session_id FROM (
+    SELECT project_id, session_id, raw_bytes + lag(raw_bytes) OVER (
+               PARTITION BY project_id, session_id, window_id ORDER BY first_ms, chunk_id
+           ) AS pair
+    FROM replay_chunks JOIN quiet USING (project_id, session_id)
+) c
+WHERE c.pair <= %(target)s
+LIMIT %(limit)s
+"""
+SELECT_CHUNK_ROWS = """
+SELECT chunk_id, window_id, distinct_id, first_ms, last_ms, event_count, raw_bytes,
+       first_active_ms, last_active_ms, active_ms, click_count, keypress_count,
+       console_error_count, has_full_snapshot, urls
+FROM replay_chunks WHERE project_id = %s AND session_id = %s
+ORDER BY window_id NULLS FIRST, first_ms, chunk_id
+"""
+DELETE_CHUNKS = """
+DELETE FROM replay_chunks WHERE project_id = %s AND session_id = %s AND chunk_id = ANY(%s)
+"""
+
+
+class ChunkRow(msgspec.Struct, frozen=True, array_like=True):
+    """A stored chunk's summary columns (no data)."""
+
+    chunk_id: str
+    window_id: str | None
+    distinct_id: str
+    first_ms: int
+    last_ms: int
+    event_count: int
+    raw_bytes: int
+    first_active_ms: int | None
+    last_active_ms: int | None
+    active_ms: int
+    click_count: int
+    keypress_count: int
+    console_error_count: int
+    has_full_snapshot: bool
+    urls: list[str]
+
+
+async def select_compactable(
+    conn: Conn, quiet_s: float, target: int, limit: int
+) -> list[tuple[int, str]]:
+    params = {"quiet_s": quiet_s, "target": target, "limit": limit}
+    rows = await (await conn.execute(SELECT_COMPACTABLE, params)).fetchall()
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+async def select_chunk_rows(conn: Conn, project_id: int, session_id: str) -> list[ChunkRow]:
+    rows = await (await conn.execute(SELECT_CHUNK_ROWS, (project_id, session_id))).fetchall()
+    return [ChunkRow(*r) for r in rows]
+
+
+async def delete_chunks(conn: Conn, project_id: int, session_id: str, ids: list[str]) -> None:
+    await conn.execute(DELETE_CHUNKS, (project_id, session_id, ids))
+
+
 class ChunkRef(msgspec.Struct, frozen=True, array_like=True):
     chunk_id: str
     first_ms: int

@@ -1,4 +1,4 @@
-"""Background work of the replay service: the retention job."""
+"""Background work of the replay service: retention and compaction."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from services.core.jobs import Periodic
-from services.replay import metrics, repo
+from services.replay import compaction, metrics, repo
 from services.replay.service import config_of
 
 if TYPE_CHECKING:
@@ -37,11 +37,20 @@ async def _retention(ctx: Context) -> None:
     await apply_retention(ctx)
 
 
+async def _compaction(ctx: Context) -> None:
+    await compaction.compact(ctx)
+
+
 def periodic(ctx: Context) -> list[Periodic]:
     return [
         Periodic(
             name="replay.retention",
             interval_s=config_of(ctx).retention_interval_s,
             fn=_retention,
-        )
+        ),
+        Periodic(
+            name="replay.compaction",
+            interval_s=config_of(ctx).compact_interval_s,
+            fn=_compaction,
+        ),
     ]

@@ -1,5 +1,6 @@
 """Acknowledged recordings survive a consumer that is down; redeliveries store nothing twice;
-the retention job deletes what is past each project's retention."""
+the retention job deletes what is past each project's retention; compaction merges a quiet
+session's chunks without changing what it plays or its metadata."""
 
 from __future__ import annotations
 
@@ -135,3 +136,39 @@ def test_retention_deletes_expired_recordings(isolated_stack: Stack) -> None:
         (left,) = conn.execute("SELECT count(*) FROM replay_chunks").fetchone() or (0,)
     assert left == 3
     assert timedelta(milliseconds=T0 - old).days == 40
+
+
+def test_compaction_merges_chunks_and_changes_nothing_else(isolated_stack: Stack) -> None:
+    stack = isolated_stack
+    project = stack.project()
+    server = stack.serve(
+        services=("replay",),
+        DEVFLOW_REPLAY_COMPACT_AFTER_S="3",
+        DEVFLOW_REPLAY_COMPACT_INTERVAL_S="0.5",
+    )
+    sid = str(uuid.uuid4())
+    events = recording()
+    parts = [events[0:3], events[3:6], events[6:9], events[9:]]
+    # A second window, later (windows recording at the same time share activity differently).
+    other = [e for e in recording(T0 + 20_000) if e["type"] == 3][:4]
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for n, part in enumerate(parts, 1):
+            assert send(http, project, sid, part, extra={"$current_url": f"https://x.example/{n}"})
+            wait_replay(http, project, sid, chunk_count=n)
+        assert send(http, project, sid, other[:2], window_id="window-2")
+        wait_replay(http, project, sid, chunk_count=5)
+        last = str(uuid.uuid4())
+        assert send(http, project, sid, other[2:], window_id="window-2", uid=last)
+        before = wait_replay(http, project, sid, chunk_count=6)
+        played = http.get(f"/api/replays/{sid}/snapshots", headers=admin(project)).json()
+        after = wait_replay(http, project, sid, chunk_count=2)  # one per window
+        assert http.get(f"/api/replays/{sid}/snapshots", headers=admin(project)).json() == played
+        same = {k: v for k, v in before.items() if k not in ("chunk_count", "size_bytes")}
+        assert {k: after[k] for k in same} == same
+        mine = [u for u in after["urls"] if "x.example" in u]
+        assert mine == [f"https://x.example/{n}" for n in range(1, 5)]
+        assert after["size_bytes"] < before["size_bytes"]
+        # A redelivery of a compacted snapshot still stores nothing.
+        assert send(http, project, sid, other[2:], window_id="window-2", uid=last)
+        wait_for(lambda: asyncio.run(_pending(stack.nats_url)) == (0, 0), 30)
+    assert _chunks(stack, project.id) == 2
