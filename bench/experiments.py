@@ -239,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--people", type=int, default=1_000_000)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--delta", type=int, default=20_000, help="new events before each refresh")
+    p.add_argument("--keep", action="store_true", help="keep the data and logs (path printed)")
     args = p.parse_args(argv)
     start = (datetime.now(UTC) - timedelta(days=DAYS + 1)).replace(microsecond=0)
-    with Platform(topology="all", services=("ingest", "flags", "experiments")) as plat:
+    services = ("ingest", "flags", "experiments")
+    with Platform(topology="all", services=services, keep=args.keep) as plat:
+        if args.keep:
+            print(f"data and logs in {plat.workdir}", flush=True)
         exp_id = experiment(plat, start)
         seed(plat, args.people, start)
         launch(plat, exp_id)

@@ -13,6 +13,19 @@ CREATE TABLE experiment_people (
     PRIMARY KEY (experiment_id, person_id)
 );
 
+-- The sums over experiment_people's rows per variant and UTC day of first exposure, kept in step
+-- with the rows (a refresh subtracts the moments of the rows it replaces and adds the new ones):
+-- k = 0 is the count, then the sum and sum of squares of each column, then the plan's cross
+-- products. Results add up the days; the dashboard charts them.
+CREATE TABLE experiment_sums (
+    experiment_id bigint NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+    variant text NOT NULL,
+    day date NOT NULL,
+    k integer NOT NULL,
+    value float8 NOT NULL,
+    PRIMARY KEY (experiment_id, variant, day, k)
+);
+
 -- What experiment_people holds: computed for `layout` (the plan's fingerprint), with every event
 -- inserted before `watermark` seen, over event times before `data_until`; `people` rows.
 CREATE TABLE experiment_people_state (

@@ -364,7 +364,7 @@ async def daily(conn: Conn, exp: ExperimentOut, scope: Scope, metric: MetricIn) 
     for key in scope.variants:
         firsts, sums = [0] * len(days), [0.0] * len(days)
         for day, n, total in per_variant.get(key, []):
-            i = at.get(day.astimezone(UTC).date())
+            i = at.get(day)
             if i is not None:
                 firsts[i] += n
                 sums[i] += total

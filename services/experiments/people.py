@@ -2,8 +2,9 @@
 
 ``experiment_people`` holds one row per person an experiment counts: variant, first exposure and
 ``vals``, the person's value of each column of the experiment's :class:`Plan`. Results are sums
-over those rows (n, sums, sums of squares, cross products), which PostgreSQL computes in one scan
-of one index range.
+over those rows (n, sums, sums of squares, cross products), kept per variant and day of first
+exposure in ``experiment_sums``: a refresh subtracts the sums of the rows it replaces and adds
+those of the new rows, so reading results never scans the people.
 
 A refresh brings the rows up to date:
 
@@ -21,8 +22,10 @@ Refreshes of one experiment are serialised by an advisory lock held to the end o
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from schemas.experiments import AnalysisIn, MetricIn
     from services.experiments.repo import Conn
 
+log = logging.getLogger("devflow.experiments")
 # Events are stamped with their transaction's start (inserted_at default now()), and a
 # transaction still open during a refresh commits rows the refresh could not see. So the
 # watermark is the start of the oldest transaction open at the refresh (pg_stat_activity), and
@@ -136,14 +140,32 @@ ON CONFLICT (experiment_id) DO UPDATE SET
                ELSE experiment_people_state.built_at END
 """
 DELETE_ALL = "DELETE FROM experiment_people WHERE experiment_id = %s"
+DELETE_SUMS = "DELETE FROM experiment_sums WHERE experiment_id = %s"
 DELETE_TOUCHED = """
 DELETE FROM experiment_people
 WHERE experiment_id = %s AND person_id IN (SELECT person_id FROM touched)
 """
 
 
+class _Laps:
+    """Milliseconds spent per phase of a refresh, for its log line."""
+
+    def __init__(self) -> None:
+        self.at = time.perf_counter()
+        self.spent: dict[str, float] = {}
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.spent[phase] = self.spent.get(phase, 0.0) + (now - self.at) * 1000
+        self.at = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v:.0f} ms" for k, v in self.spent.items())
+
+
 async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
     """Bring the experiment's rows up to ``p.scope.end``; call inside a transaction."""
+    lap = _Laps()
     lock = (_LOCK_CLASS << 32) | (experiment_id & 0xFFFFFFFF)
     await conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
     row = await (await conn.execute(SELECT_STATE, (experiment_id,))).fetchone()
@@ -153,6 +175,7 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
     watermark: datetime = mark[0]
     merges = await metrics.has_merges(conn, p.scope.project_id)
     full = state is None or state.layout != p.fingerprint or p.scope.end < state.data_until
+    lap("state")
     result = None
     if state is not None and not full:
         touched = await metrics.find_touched(
@@ -164,20 +187,33 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
             since=state.watermark - OVERLAP,
             previous_end=state.data_until,
         )
+        lap("find")
         if touched > max(REBUILD_ABOVE, state.people * REBUILD_SHARE):
             full = True  # cheaper to rebuild than to recompute most people one by one
         elif touched:
+            await _add_moments(conn, experiment_id, p, sign=-1, touched=True)
             cur = await conn.execute(DELETE_TOUCHED, (experiment_id,))
             deleted = cur.rowcount
+            lap("remove")
             await metrics.materialize_exposures(conn, p.scope, merges=merges, touched=True)
+            lap("exposures")
             inserted = await _insert(conn, experiment_id, p, merges=merges, touched=True)
+            lap("values")
+            await _add_moments(conn, experiment_id, p, sign=1, touched=True)
+            lap("sums")
             result = Refresh("incremental", touched, state.people - deleted + inserted)
         else:
             result = Refresh("none", 0, state.people)
     if full:
         await conn.execute(DELETE_ALL, (experiment_id,))
+        await conn.execute(DELETE_SUMS, (experiment_id,))
+        lap("remove")
         await metrics.materialize_exposures(conn, p.scope, merges=merges)
+        lap("exposures")
         people = await _insert(conn, experiment_id, p, merges=merges, touched=False)
+        lap("values")
+        await _add_moments(conn, experiment_id, p, sign=1, touched=False)
+        lap("sums")
         result = Refresh("full", people, people)
     assert result is not None
     await conn.execute(
@@ -190,6 +226,15 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
             "people": result.rows,
             "full": full,
         },
+    )
+    lap("state")
+    log.info(
+        "experiment %s: %s refresh, %d people recomputed, %d counted (%s)",
+        experiment_id,
+        result.mode,
+        result.recomputed,
+        result.rows,
+        lap,
     )
     return result
 
@@ -207,33 +252,66 @@ async def _insert(conn: Conn, experiment_id: int, p: Plan, *, merges: bool, touc
     return cur.rowcount
 
 
+def _moments(p: Plan) -> str:
+    """The moment vector of a group of rows: count, per column sum and sum of squares, then the
+    cross products (only column numbers are interpolated)."""
+    parts = ["count(*)::float8"]
+    for i in range(1, len(p.columns) + 1):
+        parts += [f"sum(vals[{i}])", f"sum(vals[{i}] * vals[{i}])"]
+    parts += [f"sum(vals[{a + 1}] * vals[{b + 1}])" for a, b in p.products]
+    return f"ARRAY[{', '.join(parts)}]"
+
+
+async def _add_moments(
+    conn: Conn, experiment_id: int, p: Plan, *, sign: int, touched: bool
+) -> None:
+    """Add (``sign`` 1) or subtract (-1) the moments of the experiment's rows, or of its touched
+    people's rows, to ``experiment_sums``."""
+    only = "AND person_id IN (SELECT person_id FROM touched)" if touched else ""
+    sql = f"""
+INSERT INTO experiment_sums (experiment_id, variant, day, k, value)
+SELECT %(id)s, g.variant, g.day, u.k - 1, %(sign)s * COALESCE(u.v, 0)
+FROM (SELECT variant, (first_at AT TIME ZONE 'UTC')::date AS day, {_moments(p)} AS m
+      FROM experiment_people WHERE experiment_id = %(id)s {only} GROUP BY 1, 2) g
+CROSS JOIN LATERAL unnest(g.m) WITH ORDINALITY AS u(v, k)
+ON CONFLICT (experiment_id, variant, day, k)
+DO UPDATE SET value = experiment_sums.value + EXCLUDED.value
+"""
+    await conn.execute(sql, {"id": experiment_id, "sign": float(sign)})
+
+
+SELECT_SUMS = """
+SELECT variant, k, sum(value) FROM experiment_sums WHERE experiment_id = %s
+GROUP BY variant, k ORDER BY variant, k
+"""
+SELECT_DAILY = """
+SELECT variant, day, k, value FROM experiment_sums
+WHERE experiment_id = %s AND k = ANY(%s) ORDER BY day
+"""
+
+
 async def variant_sums(conn: Conn, experiment_id: int, p: Plan) -> dict[str, list[float]]:
     """variant -> [n, then per column: sum, sum of squares, then per product: sum of a*b]."""
-    sums = []
-    for i in range(1, len(p.columns) + 1):
-        sums += [f"sum(vals[{i}])", f"sum(vals[{i}] * vals[{i}])"]
-    sums += [f"sum(vals[{a + 1}] * vals[{b + 1}])" for a, b in p.products]
-    # Constant text: only column numbers are interpolated.
-    sql = (
-        f"SELECT variant, count(*){''.join(', ' + s for s in sums)}"
-        " FROM experiment_people WHERE experiment_id = %s GROUP BY variant"
-    )
-    cur = await conn.execute(sql, (experiment_id,))
-    return {str(r[0]): [float(v or 0) for v in r[1:]] for r in await cur.fetchall()}
+    width = 1 + 2 * len(p.columns) + len(p.products)
+    out: dict[str, list[float]] = {}
+    for variant, k, value in await (await conn.execute(SELECT_SUMS, (experiment_id,))).fetchall():
+        out.setdefault(str(variant), [0.0] * width)[int(k)] = float(value or 0)
+    return {v: row for v, row in out.items() if round(row[0]) > 0}
 
 
 async def daily(
     conn: Conn, experiment_id: int, column: int | None
-) -> dict[str, list[tuple[datetime, int, float]]]:
+) -> dict[str, list[tuple[date, int, float]]]:
     """Per variant, per UTC day of first exposure: (day, people first exposed that day, the sum of
     their values of ``column``; 0 without a column)."""
-    value = f"sum(vals[{column + 1}])" if column is not None else "0.0"
-    sql = (
-        f"SELECT variant, date_trunc('day', first_at, 'UTC') AS day, count(*), {value}"
-        " FROM experiment_people WHERE experiment_id = %s GROUP BY 1, 2 ORDER BY 2"
-    )
-    cur = await conn.execute(sql, (experiment_id,))
-    out: dict[str, list[tuple[datetime, int, float]]] = {}
-    for variant, day, n, total in await cur.fetchall():
-        out.setdefault(str(variant), []).append((day, int(n), float(total or 0)))
+    ks = [0] if column is None else [0, 1 + 2 * column]
+    cells: dict[tuple[str, date], list[float]] = {}
+    for variant, day, k, value in await (
+        await conn.execute(SELECT_DAILY, (experiment_id, ks))
+    ).fetchall():
+        cells.setdefault((str(variant), day), [0.0, 0.0])[0 if k == 0 else 1] = float(value)
+    out: dict[str, list[tuple[date, int, float]]] = {}
+    for (variant, day), (n, total) in cells.items():
+        if round(n) > 0:
+            out.setdefault(variant, []).append((day, round(n), total))
     return out
