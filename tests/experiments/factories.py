@@ -17,6 +17,6 @@ def event(name: str, distinct_id: str, ts: datetime, props: dict[str, Any]) -> d
     }
 
 
-def exposure(distinct_id: str, ts: datetime, flag: str, variant: str) -> dict[str, Any]:
+def exposure(distinct_id: str, flag: str, variant: str, ts: datetime) -> dict[str, Any]:
     props = {"$feature_flag": flag, "$feature_flag_response": variant}
     return event("$feature_flag_called", distinct_id, ts, props)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from services.experiments import stats
+from tests.experiments.factories import event, exposure
 from tests.flags.factories import admin, create, multivariate_flag
 from tests.support import ROOT, all_events, wait_for
 
@@ -45,21 +45,6 @@ class Seeded:
     mismatched: int
     other_project: Any
     other_experiment: int
-
-
-def _event(name: str, distinct_id: str, ts: datetime, props: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event": name,
-        "distinct_id": distinct_id,
-        "timestamp": ts.astimezone(UTC).isoformat(),
-        "uuid": str(uuid.uuid4()),
-        "properties": props,
-    }
-
-
-def _exposure(user: str, flag: str, variant: str, ts: datetime) -> dict[str, Any]:
-    props = {"$feature_flag": flag, "$feature_flag_response": variant}
-    return _event("$feature_flag_called", user, ts, props)
 
 
 def _new_experiment(http: httpx.Client, project: Any, body: dict[str, Any]) -> int:
@@ -130,22 +115,20 @@ def seeded(stack: Any, server: Any) -> Seeded:
         for j in range(60):
             user = f"{variant}-{j}"
             t = start + timedelta(days=j % 6, minutes=10 + j)
-            events.append(_exposure(user, "checkout-flow", variant, t))
+            events.append(exposure(user, "checkout-flow", variant, t))
             if bought(j):
                 amount = float(10 + j % 7)
-                events.append(
-                    _event("purchase", user, t + timedelta(minutes=5), {"amount": amount})
-                )
+                events.append(event("purchase", user, t + timedelta(minutes=5), {"amount": amount}))
             events.extend(
-                _event("$pageview", user, t + timedelta(minutes=1 + k), {}) for k in range(j % 4)
+                event("$pageview", user, t + timedelta(minutes=1 + k), {}) for k in range(j % 4)
             )
     # 100 people saw control and 40 the tour of a 50/50 flag: a sample ratio mismatch.
     for j in range(140):
         variant = "control" if j < 100 else "tour"
         t = start + timedelta(days=4, hours=1, minutes=j)
-        events.append(_exposure(f"onboard-{j}", "onboarding", variant, t))
+        events.append(exposure(f"onboard-{j}", "onboarding", variant, t))
         if j % 3 == 0:
-            events.append(_event("activated", f"onboard-{j}", t + timedelta(minutes=1), {}))
+            events.append(event("activated", f"onboard-{j}", t + timedelta(minutes=1), {}))
     # One request, so one writer batch: the days in the past need partitions created on the
     # fly, and two batches in flight while that happens can stall the ingest writer.
     r = http.post("/batch/", json={"api_key": project.token, "batch": events})

@@ -118,7 +118,7 @@ def _first_round(start: datetime) -> list[dict[str, Any]]:
     for i in range(30):
         user = f"p{i}"
         variant = "test" if i % 2 else "control"
-        out.append(exposure(user, t + timedelta(seconds=i), FLAG, variant))
+        out.append(exposure(user, FLAG, variant, t + timedelta(seconds=i)))
         out += [event("$pageview", user, t + timedelta(minutes=1 + k), {}) for k in range(i % 3)]
         if i % 3 == 0:
             plan = "pro" if i % 2 else "free"
@@ -127,7 +127,7 @@ def _first_round(start: datetime) -> list[dict[str, Any]]:
         if i % 4 == 0:
             out.append(event("purchase", user, start - timedelta(hours=3), {"amount": 3}))
     # Two persons that a later $identify merges: the anonymous one is exposed, the other buys.
-    out.append(exposure("anon-a", t, FLAG, "test"))
+    out.append(exposure("anon-a", FLAG, "test", t))
     out.append(event("purchase", "known-a", t + timedelta(minutes=20), {"amount": 40}))
     return out
 
@@ -137,13 +137,13 @@ def _second_round(start: datetime) -> list[dict[str, Any]]:
     out = []
     for i in range(30, 40):  # new people
         user = f"p{i}"
-        out.append(exposure(user, t, FLAG, "test" if i % 2 else "control"))
+        out.append(exposure(user, FLAG, "test" if i % 2 else "control", t))
         out.append(event("$pageview", user, t + timedelta(minutes=1), {}))
     for i in range(5):  # late conversions of earlier people, one outside the 2-hour window
         late = timedelta(hours=3) if i == 4 else timedelta(minutes=40)
         props = {"amount": 11 + i, "plan": "pro"}
         out.append(event("purchase", f"p{i}", start + late, props))
-    out.append(exposure("p5", t, FLAG, "control"))  # p5 was in test: now seen with both
+    out.append(exposure("p5", FLAG, "control", t))  # p5 was in test: now seen with both
     out.append(event("purchase", "p6", start - timedelta(hours=2), {"amount": 8}))  # pre-period
     out.append(event("$identify", "known-a", t, {"$anon_distinct_id": "anon-a"}))
     return out
