@@ -36,7 +36,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The npm project holding rrweb-player for the player page (relative to the repository root).
     web_dir: str = "services/replay/web"
     # $snapshot events fetched per consumer batch.
-    fetch_batch: int = 16
+    fetch_batch: int = 64
 
     def __post_init__(self) -> None:
         if not 1 <= self.retention_days <= 3650:

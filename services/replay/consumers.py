@@ -49,23 +49,35 @@ class Recorder:
                 snapshots.setdefault((batch.project_id, snap.session_id, snap.uuid), snap)
         if not snapshots:
             return
+        stored = chunks.Prepared()
         async with self.ctx.pool.connection() as conn, conn.transaction():
             await repo.lock_sessions(conn, [(p, s) for p, s, _ in snapshots])
             fresh = await repo.claim_snapshots(conn, list(snapshots))
-            metrics.SNAPSHOTS_DUPLICATE.inc(len(snapshots) - len(fresh))
             by_session: dict[tuple[int, str], list[replay.Snapshot]] = {}
             for key in snapshots:
                 if key in fresh:
                     by_session.setdefault(key[:2], []).append(snapshots[key])
-            for (project_id, session_id), snaps in sorted(by_session.items()):
-                prepared = await asyncio.to_thread(chunks.prepare, snaps, self.level)
-                await repo.insert_chunks(conn, project_id, session_id, prepared.chunks)
-                if prepared.rejected:
-                    await self._quarantine(conn, project_id, prepared.rejected)
-                await repo.refresh_session(conn, project_id, session_id)
-                metrics.CHUNKS_STORED.inc(len(prepared.chunks))
-                metrics.RAW_BYTES_STORED.inc(sum(c.raw_bytes for c in prepared.chunks))
-                metrics.STORED_BYTES.inc(sum(len(c.data) for c in prepared.chunks))
+            # Decoding and compressing is CPU work: one trip to a thread for the whole batch.
+            prepared = await asyncio.to_thread(self._prepare, by_session)
+            async with conn.pipeline():
+                for (project_id, session_id), one in prepared.items():
+                    await repo.insert_chunks(conn, project_id, session_id, one.chunks)
+                    if one.rejected:
+                        await self._quarantine(conn, project_id, one.rejected)
+                    await repo.refresh_session(conn, project_id, session_id)
+                    stored.chunks += one.chunks
+                    stored.rejected += one.rejected
+        # Counted once committed.
+        metrics.SNAPSHOTS_DUPLICATE.inc(len(snapshots) - len(fresh))
+        metrics.CHUNKS_STORED.inc(len(stored.chunks))
+        metrics.RAW_BYTES_STORED.inc(sum(c.raw_bytes for c in stored.chunks))
+        metrics.STORED_BYTES.inc(sum(len(c.data) for c in stored.chunks))
+        metrics.CHUNKS_QUARANTINED.inc(len(stored.rejected))
+
+    def _prepare(
+        self, by_session: dict[tuple[int, str], list[replay.Snapshot]]
+    ) -> dict[tuple[int, str], chunks.Prepared]:
+        return {key: chunks.prepare(snaps, self.level) for key, snaps in sorted(by_session.items())}
 
     async def _quarantine(
         self, conn: repo.Conn, project_id: int, rejected: list[chunks.Rejected]
@@ -73,7 +85,6 @@ class Recorder:
         compressor = zstandard.ZstdCompressor(level=3)
         rows = [(r, compressor.compress(bytes(r.snapshot.data))) for r in rejected]
         await repo.insert_quarantine(conn, project_id, rows)
-        metrics.CHUNKS_QUARANTINED.inc(len(rejected))
         for r in rejected:
             log.warning(
                 "replay snapshot quarantined: %s",

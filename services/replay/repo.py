@@ -20,7 +20,9 @@ Conn = psycopg.AsyncConnection[Any]
 
 # Writers of one session queue behind each other, so that each one's metadata sees the chunks the
 # previous one committed (sessions are locked in sorted order: no deadlocks).
-LOCK_SESSION = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7007))"
+LOCK_SESSIONS = """
+SELECT pg_advisory_xact_lock(hashtextextended(k, 7007)) FROM unnest(%s::text[]) AS k ORDER BY k
+"""
 INSERT_IDS = """
 INSERT INTO replay_snapshot_ids (project_id, session_id, uuid)
 SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])
@@ -107,8 +109,8 @@ ON CONFLICT (project_id, session_id) DO UPDATE SET
 
 
 async def lock_sessions(conn: Conn, keys: list[tuple[int, str]]) -> None:
-    for project_id, session_id in sorted(set(keys)):
-        await conn.execute(LOCK_SESSION, (f"{project_id}:{session_id}",))
+    names = sorted({f"{project_id}:{session_id}" for project_id, session_id in keys})
+    await conn.execute(LOCK_SESSIONS, (names,))
 
 
 async def claim_snapshots(
