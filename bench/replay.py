@@ -1,10 +1,11 @@
 """Session replay benchmark: ingest throughput, compression, time to first frame.
 
 The platform runs as one ``devflow run replay`` process (role ``all``: the API, the REPLAY
-consumer and the retention job) on embedded PostgreSQL and NATS in a temporary directory.
+consumer, the retention and compaction jobs) on embedded PostgreSQL and NATS in a temporary directory.
 Recordings are generated here, deterministic and shaped like rrweb's output for a shop page: a
-meta event and a full snapshot of a ~400-node page, then every 500 ms a batch of mouse positions,
-scrolls, clicks, typing, DOM mutations (a cart counter, results lists) and console logs.
+meta event and a full snapshot of a ~500-node page, then every 500 ms a batch of mouse positions,
+hover class changes, a re-rendered recommendations strip, scrolls, clicks, typing, the cart
+counter's mutations and console logs (see :func:`recording`).
 
 Measured, each the median of ``--reps`` repetitions:
 
@@ -18,8 +19,8 @@ Measured, each the median of ``--reps`` repetitions:
   and once the compaction job has merged each quiet session into one chunk (run here 2 s after a
   session's last chunk instead of 60 s).
 - **Time to first frame** of a 30-minute recording: ``GET /api/replays/{id}/snapshots`` until
-  the first full snapshot is parsed out of the stream, and (``--browser``) the player page in
-  Chromium until its iframe shows the recorded page.
+  the first full snapshot is parsed out of the stream, and (unless ``--no-browser``) the player
+  page in Chromium until its iframe shows the recorded page.
 
 Targets (exit code 1 when one is missed): ingest >= 5 MB/s of recording data and >= 5 sessions/s
 of 2-minute recordings, compression >= 10x, first full snapshot out of the API <= 0.5 s, first
