@@ -1,7 +1,8 @@
 """Session replay benchmark: ingest throughput, compression, time to first frame.
 
 The platform runs as one ``devflow run replay`` process (role ``all``: the API, the REPLAY
-consumer, the retention and compaction jobs) on embedded PostgreSQL and NATS in a temporary directory.
+consumer, the retention and compaction jobs) on embedded PostgreSQL and NATS in a temporary
+directory.
 Recordings are generated here, deterministic and shaped like rrweb's output for a shop page: a
 meta event and a full snapshot of a ~500-node page, then every 500 ms a batch of mouse positions,
 hover class changes, a re-rendered recommendations strip, scrolls, clicks, typing, the cart
