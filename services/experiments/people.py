@@ -11,8 +11,8 @@ A refresh brings the rows up to date:
 - **Full build** when there are none yet, when the plan changed (metrics, variants, start,
   exposure rule: its fingerprint differs), or when the end moved back: every exposed person.
 - **Incremental** otherwise: only the people with a relevant event inserted since the last
-  refresh's watermark (the start of the oldest transaction open then, minus :data:`OVERLAP`) or
-  dated past the previous end, and people merged since. Their rows are deleted and recomputed
+  refresh's watermark (the start of the oldest transaction open then) or dated past the previous
+  end, and people merged since. Their rows are deleted and recomputed
   from all of their events, so a person seen twice is simply computed twice: the refresh is
   idempotent.
 
@@ -39,13 +39,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("devflow.experiments")
 # Events are stamped with their transaction's start (inserted_at default now()), and a
 # transaction still open during a refresh commits rows the refresh could not see. So the
-# watermark is the start of the oldest transaction open at the refresh (pg_stat_activity), and
-# the next refresh looks a little further back still, for clock steps and sessions hidden from
-# pg_stat_activity (those of other roles).
-OVERLAP = timedelta(seconds=5)
+# watermark is the start of the oldest client transaction open at the refresh
+# (pg_stat_activity). Sessions of other roles show no transaction start to an unprivileged role
+# (without pg_read_all_stats); when there are any, the watermark goes back HIDDEN_OVERLAP more.
+HIDDEN_OVERLAP = timedelta(minutes=1)
 WATERMARK = """
-SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity
-                     WHERE datname = current_database() AND xact_start IS NOT NULL))
+SELECT least(now(), min(xact_start)), bool_or(state IS NULL)
+FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'
 """
 # An incremental refresh touching more people than this (and than this share of the rows) is
 # done as a full build instead, which reads the events in one pass.
@@ -172,7 +172,7 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
     state = _State(*row) if row else None
     mark = await (await conn.execute(WATERMARK)).fetchone()
     assert mark is not None
-    watermark: datetime = mark[0]
+    watermark: datetime = mark[0] - HIDDEN_OVERLAP if mark[1] else mark[0]
     merges = await metrics.has_merges(conn, p.scope.project_id)
     full = state is None or state.layout != p.fingerprint or p.scope.end < state.data_until
     lap("state")
@@ -184,7 +184,7 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
             p.columns,
             merges=merges,
             pre_start=p.pre_start,
-            since=state.watermark - OVERLAP,
+            since=state.watermark,
             previous_end=state.data_until,
         )
         lap("find")
