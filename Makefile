@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint format types bench loadtest schemas clean
+.PHONY: help install web run test check lint format types bench loadtest schemas clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,11 +20,30 @@ $(STAMP): pyproject.toml sdk/python/pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with its dev tools
 
-run: $(STAMP) ## Start the whole platform on embedded PostgreSQL and NATS (http://127.0.0.1:8000)
+# Browser code: npm packages from the committed lock files, the SDK bundle built by esbuild.
+JS_BUNDLE := sdk/js/dist/devflow.js
+PLAYER_STAMP := services/replay/web/node_modules/.installed
+E2E_STAMP := tests/e2e/node_modules/.installed
+
+$(JS_BUNDLE): sdk/js/package-lock.json sdk/js/scripts/build.mjs $(wildcard sdk/js/src/*.ts)
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+$(PLAYER_STAMP): services/replay/web/package-lock.json
+	cd services/replay/web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(E2E_STAMP): tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web: $(JS_BUNDLE) $(PLAYER_STAMP) $(E2E_STAMP) ## Install the npm packages and build the browser SDK bundle
+
+run: $(STAMP) $(JS_BUNDLE) $(PLAYER_STAMP) ## Start the whole platform on embedded PostgreSQL and NATS (http://127.0.0.1:8000)
 	$(BIN)/devflow up --port $(PORT)
 
-test: $(STAMP) ## Install what is needed (Debian's chromium for the browser tests) and run the whole test suite
+test: $(STAMP) web ## Install what is needed (npm packages, Debian's chromium for the browser tests) and run every test: the browser SDK's in Node, then the Python suite
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	cd sdk/js && npm test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP) ## ruff lint and format check, import contracts
@@ -42,8 +61,8 @@ types: $(STAMP) ## mypy --strict on services, schemas and the SDK
 
 check: lint types test ## Lint, types and tests
 
-bench: $(STAMP) ## Run the benchmarks in bench/ (ingest, flags, sdk, experiments; ingest also writes bench/results/)
-	@status=0; for b in ingest flags sdk experiments; do \
+bench: $(STAMP) $(JS_BUNDLE) $(PLAYER_STAMP) ## Run the benchmarks in bench/ (ingest, flags, sdk, experiments, replay; ingest also writes bench/results/)
+	@status=0; for b in ingest flags sdk experiments replay; do \
 		$(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 loadtest: $(STAMP) ## Headless locust run against a platform it starts; report in loadtests/reports/
@@ -52,5 +71,5 @@ loadtest: $(STAMP) ## Headless locust run against a platform it starts; report i
 schemas: $(STAMP) ## Re-export the JSON Schemas of the wire contracts
 	$(BIN)/devflow schemas export
 
-clean: ## Remove the virtualenv and local data
-	rm -rf $(VENV) .devflow
+clean: ## Remove the virtualenv, npm packages, built bundles and local data
+	rm -rf $(VENV) .devflow sdk/js/node_modules sdk/js/dist services/replay/web/node_modules tests/e2e/node_modules

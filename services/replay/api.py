@@ -17,7 +17,7 @@ from schemas.replay import (  # noqa: TC001 - Litestar reads handler annotations
 )
 from services.core.errors import PayloadTooLarge
 from services.core.http import ctx_of, problem_response
-from services.replay import metrics, pages, playback, service
+from services.replay import metrics, pages, playback, remote_config, service
 from services.replay.assets import CACHE_CONTROL, AssetCache
 from services.replay.auth import project_of
 
@@ -160,6 +160,8 @@ router = Router(
         snapshots,
         session_events,
         sdk_bundle,
+        remote_config.config_json,
+        remote_config.config_script,
         pages.router,
     ],
 )

@@ -44,7 +44,8 @@ export interface RecordingOptions {
     consoleLevels: ConsoleLevel[]
     flushIntervalMs: number
     maxBufferBytes: number
-    /** rrweb sampling: mouse moves every N ms, scrolls every N ms, only the last value of an input. */
+    /** rrweb sampling: mouse moves every N ms, scrolls every N ms; every input change (one per
+     *  keystroke, masked) by default, which is what the server counts as keypresses. */
     sampling: { mousemove: number; scroll: number; input: 'last' | 'all' }
 }
 
@@ -55,7 +56,7 @@ export const DEFAULT_RECORDING_OPTIONS: RecordingOptions = {
     consoleLevels: ['error', 'warn'],
     flushIntervalMs: 2000,
     maxBufferBytes: 900_000,
-    sampling: { mousemove: 50, scroll: 150, input: 'last' },
+    sampling: { mousemove: 50, scroll: 150, input: 'all' },
 }
 
 export const BLOCK_CLASS = 'rr-block'

@@ -63,7 +63,7 @@ test('rrweb gets privacy-first options: inputs masked, blocked and masked classe
     assert.equal(o.blockSelector, '.dv-no-capture, .ph-no-capture')
     assert.equal(o.maskTextClass, 'rr-mask')
     assert.equal(o.maskTextSelector, '.dv-mask')
-    assert.deepEqual(o.sampling, { mousemove: 50, scroll: 150, input: 'last' })
+    assert.deepEqual(o.sampling, { mousemove: 50, scroll: 150, input: 'all' })
     assert.equal(o.plugins!.length, 1)
     assert.deepEqual(rrweb.state.consoleLevels, ['error', 'warn'])
 })
