@@ -1,5 +1,17 @@
 # DevFlow Analytics image: the `devflow` CLI and every service. compose.yaml runs it as the one-shot
 # `migrate`, the `ingest-api` and the `ingest-writer` containers with different commands.
+# Browser code first, in a Node stage: the SDK bundle (esbuild) and rrweb-player for the replay
+# pages, from the committed npm lock files. Only the built file and the player's packages reach
+# the final image.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY sdk/js/package.json sdk/js/package-lock.json sdk/js/
+RUN cd sdk/js && npm ci --no-audit --no-fund
+COPY sdk/js sdk/js
+RUN cd sdk/js && npm run build
+COPY services/replay/web/package.json services/replay/web/package-lock.json services/replay/web/
+RUN cd services/replay/web && npm ci --no-audit --no-fund --omit=dev
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +31,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # The whole tree, installed in place: the migration runner reads <repo>/migrations relative to
 # services/core, so the package must stay next to migrations/ rather than move to site-packages.
 COPY . .
+COPY --from=web /web/sdk/js/dist sdk/js/dist
+COPY --from=web /web/services/replay/web/node_modules services/replay/web/node_modules
 RUN pip install --no-deps -e . \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin devflow
 

@@ -4,12 +4,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from tests.support import Server, Servers, Stack
+from tests.support import ARTIFACTS, Server, Servers, Stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +55,22 @@ def isolated_stack(servers: Servers, tmp_path: Path) -> Iterator[Stack]:
     stack = servers.stack(tmp_path, own_nats=True)
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium driven by Playwright, shared by the suite's browser tests."""
+    from playwright.sync_api import sync_playwright  # only the browser tests need it
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail(
+            "Debian's chromium is needed: `make test` installs it (apt-get install chromium)"
+        )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox"]
+        )
+        yield launched
+        launched.close()

@@ -25,6 +25,8 @@ from services.core.migrate import migrate
 from services.core.projects import create_project
 
 ROOT = Path(__file__).resolve().parents[1]
+# Screenshots of the browser tests (git-ignored).
+ARTIFACTS = ROOT / "tests" / "artifacts"
 DEVFLOW = [sys.executable, "-m", "services.cli.main"]
 
 

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 PREFIX = "DEVFLOW_"
+# Variables a service reads into settings of its own (``DEVFLOW_REPLAY_*``: services/replay's
+# ReplayConfig, which checks them itself).
+SERVICE_PREFIXES = ("REPLAY_",)
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -82,6 +85,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         unknown: list[str] = []
         for key, value in env.items():
             if not key.startswith(PREFIX):
+                continue
+            if key[len(PREFIX) :].startswith(SERVICE_PREFIXES):
                 continue
             name = key[len(PREFIX) :].lower()
             if name and name not in known:

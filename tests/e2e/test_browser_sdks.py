@@ -28,11 +28,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.support import ROOT, Server, Stack, all_events, wait_for
+from tests.support import ARTIFACTS, ROOT, Server, Stack, all_events, wait_for
 
-ARTIFACTS = ROOT / "tests" / "artifacts"
 POSTHOG_JS = ROOT / "tests/e2e/node_modules/posthog-js/dist/array.full.js"
 CARD = "4111 2222 3333 4444"
 DEVFLOW_HEAD = """<script src="{host}/static/devflow.js"></script>
@@ -64,22 +63,6 @@ SECOND = """<!doctype html>
 class Site:
     url: str
     root: Path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail(
-            "Debian's chromium is needed: `make test` installs it (apt-get install chromium)"
-        )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

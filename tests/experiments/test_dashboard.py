@@ -9,23 +9,20 @@ Screenshots go to ``tests/artifacts/`` (git-ignored).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from services.experiments import stats
 from tests.experiments.factories import event, exposure
 from tests.flags.factories import admin, create, multivariate_flag
-from tests.support import ROOT, all_events, wait_for
+from tests.support import ARTIFACTS, all_events, wait_for
 
-ARTIFACTS = ROOT / "tests" / "artifacts"
 MINUS = "\u2212"
 VARIANTS = {"control": 34, "one-click": 33, "express": 33}
 METRICS = [
@@ -142,22 +139,6 @@ def seeded(stack: Any, server: Any) -> Seeded:
     )
     http.close()
     return Seeded(project, running, draft, mismatched, other, theirs)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail(
-            "Debian's chromium is needed: `make test` installs it (apt-get install chromium)"
-        )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

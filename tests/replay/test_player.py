@@ -10,7 +10,6 @@ Screenshots go to ``tests/artifacts/`` (git-ignored).
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.replay.factories import T0, iso, recording, send, wait_replay
-from tests.support import ROOT, wait_for
+from tests.support import ARTIFACTS, ROOT, wait_for
 
-ARTIFACTS = ROOT / "tests" / "artifacts"
 PLAYER_JS = ROOT / "services/replay/web/node_modules/rrweb-player/dist/rrweb-player.umd.min.cjs"
 COOKIE = "devflow_replays_session"
 
@@ -63,25 +61,13 @@ def seeded(stack: Any, server: Any) -> tuple[Any, str]:
     return project, sid
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="module", autouse=True)
+def _player_installed() -> None:
     if not PLAYER_JS.exists():
         pytest.fail(
             "rrweb-player is not installed: run `npm ci` in services/replay/web "
             "(`make test` does it)"
         )
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail(
-            "Debian's chromium is needed: `make test` installs it (apt-get install chromium)"
-        )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
