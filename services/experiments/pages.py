@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-from litestar import HttpMethod, MediaType, Request, Response, Router, get, post, route
-from litestar.response import Redirect
+from litestar import MediaType, Request, Response, Router, get
 
+from services.core import pages
 from services.core.http import ctx_of
 from services.core.websession import WebSession
 from services.experiments import dashboard, results, service
@@ -50,13 +49,7 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("services.experiments", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = pages.environment("services.experiments", area_name="Experiments", area_path="/experiments")
 _env.globals["css_url"] = CSS_URL
 
 
@@ -75,31 +68,6 @@ def stylesheet() -> Response[bytes]:
         media_type="text/css",
         headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
-
-
-@get("/login")
-async def login_form(request: Req) -> Response[Any]:
-    target = SESSION.safe_next(request.query_params.get("next"))
-    if await SESSION.project(request, ctx_of(request)) is not None:
-        return Redirect(target, status_code=303)
-    signed_out = request.query_params.get("signed_out") == "1"
-    return _page("login.html", next=target, error=None, signed_out=signed_out)
-
-
-@post("/login", status_code=303)
-async def login(request: Req) -> Response[Any]:
-    """Check the secret key; on success set the session cookie and go where the user was going."""
-    outcome = await SESSION.sign_in(request, ctx_of(request))
-    if outcome.response is None:
-        return _page(
-            "login.html", status=401, next=outcome.target, error=outcome.error, signed_out=False
-        )
-    return outcome.response
-
-
-@route("/logout", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=303)
-async def logout() -> Response[Any]:
-    return SESSION.sign_out()
 
 
 @get("/")
@@ -177,6 +145,11 @@ async def _results(ctx: Context, project_id: int, exp: ExperimentOut) -> Results
 
 router = Router(
     path="/experiments",
-    route_handlers=[stylesheet, login_form, login, logout, experiment_list, experiment_page],
+    route_handlers=[
+        stylesheet,
+        *pages.sign_in_routes(SESSION, _page),
+        experiment_list,
+        experiment_page,
+    ],
 )
 """The dashboard's routes, mounted by the experiments service's router."""

@@ -15,12 +15,12 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import jinja2
-from litestar import HttpMethod, MediaType, Request, Response, Router, get, post, route
+from litestar import MediaType, Request, Response, Router, get
 from litestar.params import Parameter
-from litestar.response import Redirect, Stream
+from litestar.response import Stream
 
 from schemas.replay import SessionEvents  # noqa: TC001 - Litestar reads annotations
+from services.core import pages
 from services.core.errors import Unauthorized
 from services.core.http import ctx_of
 from services.replay import playback, service
@@ -66,13 +66,7 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("services.replay", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = pages.environment("services.replay", area_name="Replays", area_path="/replays")
 _env.globals.update(css_url=_url("replay.css"), player_js_url=_url("player.js"))
 _assets = AssetCache()
 
@@ -118,31 +112,6 @@ async def static_file(request: Req, name: str) -> Response[bytes]:
     media_type = _TYPES["." + name.rpartition(".")[2]]
     headers = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
     return Response(body, media_type=media_type, headers=headers)
-
-
-# -- the session --------------------------------------------------------------------------------
-
-
-@get("/login")
-async def login_form(request: Req) -> Response[Any]:
-    target = SESSION.safe_next(request.query_params.get("next"))
-    if await SESSION.project(request, ctx_of(request)) is not None:
-        return Redirect(target, status_code=303)
-    signed_out = request.query_params.get("signed_out") == "1"
-    return _page("login.html", next=target, error=None, signed_out=signed_out)
-
-
-@post("/login", status_code=303)
-async def login(request: Req) -> Response[Any]:
-    signed = await SESSION.sign_in(request, ctx_of(request))
-    if signed.response is None:
-        return _page("login.html", 401, next=signed.target, error=signed.error, signed_out=False)
-    return signed.response
-
-
-@route("/logout", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=303)
-async def logout() -> Response[Any]:
-    return SESSION.sign_out()
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -239,9 +208,7 @@ router = Router(
     path="/replays",
     route_handlers=[
         static_file,
-        login_form,
-        login,
-        logout,
+        *pages.sign_in_routes(SESSION, _page),
         replay_list,
         player,
         page_snapshots,
