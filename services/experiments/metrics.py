@@ -248,7 +248,10 @@ async def find_touched(
     WHERE e.project_id = {project} AND e.event = ANY({names}) AND e.person_id IS NOT NULL
       AND e."timestamp" >= {lower} AND e."timestamp" < {end}"""
     # Two index paths: BRIN on inserted_at for new rows, the event/time index for the newly
-    # covered time range (events dated ahead of the previous end, sent with skewed clocks).
+    # covered time range (events dated ahead of the previous end, sent with skewed clocks). The
+    # planner underrates BRIN on partitions whose rows are all older than the watermark and
+    # would scan them whole, so sequential scans are off for this one statement.
+    await conn.execute("SET LOCAL enable_seqscan = off")
     await conn.execute(
         f"""
 CREATE TEMPORARY TABLE touched_pairs ON COMMIT DROP AS
@@ -258,6 +261,7 @@ UNION
 """,
         q.params,
     )
+    await conn.execute("SET LOCAL enable_seqscan = on")
     await conn.execute(
         """
 CREATE TEMPORARY TABLE touched ON COMMIT DROP AS
@@ -278,8 +282,9 @@ WHERE project_id = %s AND person_id IN (SELECT person_id FROM touched)
     )
     await conn.execute("ANALYZE touched_ids")
     # One pass over the touched people's events, shared by the exposure and the per-person
-    # queries. LATERAL makes it index lookups per distinct id: costed as a join, the planner
-    # would rather hash-join a sequential scan of every partition.
+    # queries, as index lookups per distinct id. Costed as a join, the planner would rather
+    # hash-join a sequential scan of every partition; OFFSET 0 keeps it from flattening the
+    # LATERAL subquery into such a join.
     q = Query()
     await conn.execute(
         f"""
@@ -290,11 +295,11 @@ SELECT e.* FROM touched_ids t CROSS JOIN LATERAL (
     WHERE e.project_id = {q.param(scope.project_id)} AND e.distinct_id = t.distinct_id
       AND e.event = ANY({q.param(names_list)})
       AND e."timestamp" >= {q.param(lower_at)} AND e."timestamp" < {q.param(scope.end)}
+    OFFSET 0
 ) e
 """,
         q.params,
     )
     await conn.execute("ANALYZE touched")
-    await conn.execute("ANALYZE touched_events")
     row = await (await conn.execute("SELECT count(*) FROM touched")).fetchone()
     return int(row[0]) if row else 0
