@@ -55,9 +55,10 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-types: $(STAMP) ## mypy --strict on services, schemas and the SDK
+types: $(STAMP) $(JS_BUNDLE) ## mypy --strict on services, schemas and the Python SDK; tsc --strict on the browser SDK
 	$(BIN)/mypy --strict services schemas
 	cd sdk/python && ../../$(BIN)/mypy --strict devflow_sdk
+	cd sdk/js && npm run typecheck
 
 check: lint types test ## Lint, types and tests
 
