@@ -141,10 +141,6 @@ ON CONFLICT (experiment_id) DO UPDATE SET
 """
 DELETE_ALL = "DELETE FROM experiment_people WHERE experiment_id = %s"
 DELETE_SUMS = "DELETE FROM experiment_sums WHERE experiment_id = %s"
-DELETE_TOUCHED = """
-DELETE FROM experiment_people
-WHERE experiment_id = %s AND person_id IN (SELECT person_id FROM touched)
-"""
 
 
 class _Laps:
@@ -191,16 +187,12 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
         if touched > max(REBUILD_ABOVE, state.people * REBUILD_SHARE):
             full = True  # cheaper to rebuild than to recompute most people one by one
         elif touched:
-            await _add_moments(conn, experiment_id, p, sign=-1, touched=True)
-            cur = await conn.execute(DELETE_TOUCHED, (experiment_id,))
-            deleted = cur.rowcount
+            deleted = await _remove_touched(conn, experiment_id, p)
             lap("remove")
             await metrics.materialize_exposures(conn, p.scope, merges=merges, touched=True)
             lap("exposures")
             inserted = await _insert(conn, experiment_id, p, merges=merges, touched=True)
             lap("values")
-            await _add_moments(conn, experiment_id, p, sign=1, touched=True)
-            lap("sums")
             result = Refresh("incremental", touched, state.people - deleted + inserted)
         else:
             result = Refresh("none", 0, state.people)
@@ -212,8 +204,6 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
         lap("exposures")
         people = await _insert(conn, experiment_id, p, merges=merges, touched=False)
         lap("values")
-        await _add_moments(conn, experiment_id, p, sign=1, touched=False)
-        lap("sums")
         result = Refresh("full", people, people)
     assert result is not None
     await conn.execute(
@@ -239,19 +229,6 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
     return result
 
 
-async def _insert(conn: Conn, experiment_id: int, p: Plan, *, merges: bool, touched: bool) -> int:
-    q = metrics.Query()
-    select = metrics.people_select(
-        q, p.scope, p.columns, merges=merges, pre_start=p.pre_start, touched=touched
-    )
-    sql = (
-        "INSERT INTO experiment_people (experiment_id, person_id, variant, first_at, vals)"
-        f" SELECT {q.param(experiment_id)}, s.* FROM ({select}) s"
-    )
-    cur = await conn.execute(sql, q.params)
-    return cur.rowcount
-
-
 def _moments(p: Plan) -> str:
     """The moment vector of a group of rows: count, per column sum and sum of squares, then the
     cross products (only column numbers are interpolated)."""
@@ -262,22 +239,51 @@ def _moments(p: Plan) -> str:
     return f"ARRAY[{', '.join(parts)}]"
 
 
-async def _add_moments(
-    conn: Conn, experiment_id: int, p: Plan, *, sign: int, touched: bool
-) -> None:
-    """Add (``sign`` 1) or subtract (-1) the moments of the experiment's rows, or of its touched
-    people's rows, to ``experiment_sums``."""
-    only = "AND person_id IN (SELECT person_id FROM touched)" if touched else ""
-    sql = f"""
+def _add_moments(p: Plan, rows: str, experiment_id: str, sign: str) -> str:
+    """SQL adding ``sign`` times the moments of ``rows`` (a CTE of people rows) per variant and
+    day to ``experiment_sums``."""
+    return f"""
 INSERT INTO experiment_sums (experiment_id, variant, day, k, value)
-SELECT %(id)s, g.variant, g.day, u.k - 1, %(sign)s * COALESCE(u.v, 0)
+SELECT {experiment_id}, g.variant, g.day, u.k - 1, {sign} * COALESCE(u.v, 0)
 FROM (SELECT variant, (first_at AT TIME ZONE 'UTC')::date AS day, {_moments(p)} AS m
-      FROM experiment_people WHERE experiment_id = %(id)s {only} GROUP BY 1, 2) g
+      FROM {rows} GROUP BY 1, 2) g
 CROSS JOIN LATERAL unnest(g.m) WITH ORDINALITY AS u(v, k)
 ON CONFLICT (experiment_id, variant, day, k)
 DO UPDATE SET value = experiment_sums.value + EXCLUDED.value
+RETURNING 1"""
+
+
+async def _insert(conn: Conn, experiment_id: int, p: Plan, *, merges: bool, touched: bool) -> int:
+    """Compute and insert the people's rows and add their moments; returns the rows."""
+    q = metrics.Query()
+    select = metrics.people_select(
+        q, p.scope, p.columns, merges=merges, pre_start=p.pre_start, touched=touched
+    )
+    exp = q.param(experiment_id)
+    sql = f"""
+WITH added AS (
+    INSERT INTO experiment_people (experiment_id, person_id, variant, first_at, vals)
+    SELECT {exp}, s.* FROM ({select}) s
+    RETURNING variant, first_at, vals
+), summed AS ({_add_moments(p, "added", exp, "1.0")})
+SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM summed)
 """
-    await conn.execute(sql, {"id": experiment_id, "sign": float(sign)})
+    row = await (await conn.execute(sql, q.params)).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _remove_touched(conn: Conn, experiment_id: int, p: Plan) -> int:
+    """Delete the touched people's rows and subtract their moments; returns the rows."""
+    sql = f"""
+WITH gone AS (
+    DELETE FROM experiment_people
+    WHERE experiment_id = %(id)s AND person_id IN (SELECT person_id FROM touched)
+    RETURNING variant, first_at, vals
+), summed AS ({_add_moments(p, "gone", "%(id)s", "-1.0")})
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM summed)
+"""
+    row = await (await conn.execute(sql, {"id": experiment_id})).fetchone()
+    return int(row[0]) if row else 0
 
 
 SELECT_SUMS = """
