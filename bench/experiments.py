@@ -230,6 +230,7 @@ def plans(plat: Platform, exp_id: int, people: int, delta: int) -> str:
             f"SELECT DISTINCT e.person_id, e.distinct_id FROM events e WHERE e.project_id = %s"
             f" AND e.event = ANY({names}) AND e.person_id IS NOT NULL AND e.inserted_at >= {since}"
         )
+        conn.execute("SET enable_seqscan = off")  # as the service runs this statement
         explain(
             "events inserted since the watermark (BRIN on inserted_at)",
             new,
@@ -239,6 +240,7 @@ def plans(plat: Platform, exp_id: int, people: int, delta: int) -> str:
             f"CREATE TEMPORARY TABLE touched_ids AS SELECT DISTINCT distinct_id FROM ({new}) n",
             (plat.project_id,),
         )
+        conn.execute("RESET enable_seqscan")
         conn.execute("ANALYZE touched_ids")
         explain(
             "the touched people's events (index lookups per distinct id)",
