@@ -57,9 +57,12 @@ def isolated_stack(servers: Servers, tmp_path: Path) -> Iterator[Stack]:
     stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium driven by Playwright, shared by the suite's browser tests."""
+    """Debian's headless Chromium driven by Playwright, for a module of browser tests.
+
+    Per module, not per session: while Playwright's sync API runs, the main thread has an event
+    loop, and the other tests' ``asyncio.run`` would refuse to start."""
     from playwright.sync_api import sync_playwright  # only the browser tests need it
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
