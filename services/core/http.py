@@ -31,6 +31,21 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
+def partial_capture_response(accepted: int, errors: list[FieldError]) -> Response[bytes]:
+    """The 400 of a capture request some of whose events were refused: the others are stored,
+    ``rejected`` lists the indexes of those that were not."""
+    return problem_response(
+        Problem(
+            title="Some events were rejected",
+            status=400,
+            detail=f"{accepted} event(s) accepted, {len(errors)} rejected",
+            errors=errors,
+            accepted=accepted,
+            rejected=sorted({e.index for e in errors if e.index is not None}),
+        )
+    )
+
+
 def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     assert isinstance(exc, DomainError)
     problem = Problem(

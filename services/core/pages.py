@@ -2,13 +2,16 @@
 
 An area (the experiments dashboard, the replay player) has its own templates package, whose
 ``base.html`` extends the kernel's ``shell.html`` (header, session badge, footer) and fills in
-its logo and footer; the kernel's ``login.html`` is the sign-in page of every area. Routes for
-signing in and out come from :func:`sign_in_routes`, around the area's :class:`WebSession`.
+its logo and footer; the kernel's ``login.html`` is the sign-in page of every area, and its
+``static/tokens.css`` (the colours and sizes) is served in front of every area's stylesheet.
+Routes for signing in and out come from :func:`sign_in_routes`, around the area's
+:class:`WebSession`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -23,6 +26,12 @@ if TYPE_CHECKING:
     from services.core.websession import WebSession
 
 Render = Callable[..., Response[str]]
+_TOKENS = (resources.files("services.core") / "static" / "tokens.css").read_bytes()
+
+
+def stylesheet(own: bytes) -> bytes:
+    """An area's stylesheet as served: the shared design tokens, then its own rules."""
+    return _TOKENS + own
 
 
 def environment(package: str, *, area_name: str, area_path: str) -> jinja2.Environment:

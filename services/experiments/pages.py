@@ -38,7 +38,7 @@ SESSION = WebSession(
 )
 
 _STATIC = resources.files("services.experiments") / "static"
-_CSS = (_STATIC / "dashboard.css").read_bytes()
+_CSS = pages.stylesheet((_STATIC / "dashboard.css").read_bytes())
 CSS_URL = f"/experiments/static/dashboard.css?v={hashlib.sha256(_CSS).hexdigest()[:12]}"
 _HEADERS = {
     "Content-Security-Policy": (

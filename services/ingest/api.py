@@ -10,9 +10,9 @@ from litestar.params import Parameter
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from schemas.api import CaptureAccepted, EventsPage, FieldError, PersonOut, Problem
+from schemas.api import CaptureAccepted, EventsPage, FieldError, PersonOut
 from services.core.auth import require_secret_key
-from services.core.http import ctx_of, problem_response
+from services.core.http import ctx_of, partial_capture_response
 from services.ingest import service
 from services.ingest.errors import InvalidQuery
 
@@ -50,16 +50,7 @@ async def _capture(request: Request[Any, Any, Any]) -> Response[Any]:
         ),
     )
     if result.errors:
-        return problem_response(
-            Problem(
-                title="Some events were rejected",
-                status=400,
-                detail=f"{result.accepted} event(s) accepted, {len(result.errors)} rejected",
-                errors=result.errors,
-                accepted=result.accepted,
-                rejected=sorted({e.index for e in result.errors if e.index is not None}),
-            )
-        )
+        return partial_capture_response(result.accepted, result.errors)
     if q.get("beacon") == "1":
         return Response(b"", status_code=204)
     return Response(_ACCEPTED, status_code=200)

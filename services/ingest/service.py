@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ import msgspec
 from schemas import replay
 from schemas.api import EventOut, EventsPage, FieldError, PersonOut
 from schemas.events import CapturedEvent, EventBatch
-from services.core import metrics
+from services.core import cursors, metrics, recordings
 from services.ingest import repo
 from services.ingest.capture import parse
 from services.ingest.decoding import decode_body
@@ -106,21 +104,13 @@ async def publish_events(
 async def publish_snapshots(
     ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
 ) -> None:
-    limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
     try:
-        messages = replay.messages(project_id, now, snapshots, limit)
+        await recordings.publish(ctx, project_id, now, snapshots)
     except replay.SnapshotTooLarge as exc:
         raise CaptureTooLarge(
             "a $snapshot event is larger than the broker accepts",
             [FieldError("size", str(exc))],
         ) from None
-    for msg_id, payload in messages:
-        await ctx.bus.publish(
-            replay.subject(project_id),
-            payload,
-            msg_id=msg_id,
-            timeout_s=ctx.settings.publish_timeout_s,
-        )
 
 
 def _chunks(
@@ -150,18 +140,16 @@ class _Cursor(msgspec.Struct, array_like=True):
 
 
 def _encode_cursor(row: repo.EventRow) -> str:
-    raw = msgspec.msgpack.encode(_Cursor(row.timestamp, uuidlib.UUID(row.uuid)))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(_Cursor(row.timestamp, uuidlib.UUID(row.uuid)))
 
 
 def _decode_cursor(value: str) -> _Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        return msgspec.msgpack.decode(raw, type=_Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+    position = cursors.decode(value, _Cursor)
+    if position is None:
         raise InvalidQuery(
             "the cursor is not valid", [FieldError("cursor", "not a cursor from next_cursor")]
-        ) from None
+        )
+    return position
 
 
 def _text_param(name: str, value: str | None) -> None:

@@ -8,7 +8,7 @@ from litestar import Request, Response, Router, delete, get, post, put
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from schemas.api import CaptureAccepted, FieldError, Problem
+from schemas.api import CaptureAccepted, FieldError
 from schemas.replay import (  # noqa: TC001 - Litestar reads handler annotations at runtime
     ReplayList,
     ReplayOut,
@@ -16,7 +16,7 @@ from schemas.replay import (  # noqa: TC001 - Litestar reads handler annotations
     SessionEvents,
 )
 from services.core.errors import PayloadTooLarge
-from services.core.http import ctx_of, problem_response
+from services.core.http import ctx_of, partial_capture_response
 from services.replay import metrics, pages, playback, remote_config, service
 from services.replay.assets import CACHE_CONTROL, AssetCache
 from services.replay.auth import project_of
@@ -44,16 +44,7 @@ async def capture(request: Req) -> Response[Any]:
     for err in result.errors:
         metrics.SNAPSHOTS_REJECTED.labels(err.field).inc()
     if result.errors:
-        return problem_response(
-            Problem(
-                title="Some events were rejected",
-                status=400,
-                detail=f"{result.accepted} event(s) accepted, {len(result.errors)} rejected",
-                errors=result.errors,
-                accepted=result.accepted,
-                rejected=sorted({e.index for e in result.errors if e.index is not None}),
-            )
-        )
+        return partial_capture_response(result.accepted, result.errors)
     if q.get("beacon") == "1":
         return Response(b"", status_code=204)
     return Response(_ACCEPTED, status_code=200)

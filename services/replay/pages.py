@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 Req = Request[Any, Any, Any]
 
 _STATIC = resources.files("services.replay") / "static"
-_OWN = {name: (_STATIC / name).read_bytes() for name in ("replay.css", "player.js")}
+_OWN = {
+    "replay.css": pages.stylesheet((_STATIC / "replay.css").read_bytes()),
+    "player.js": (_STATIC / "player.js").read_bytes(),
+}
 _TYPES = {".css": "text/css", ".js": "application/javascript"}
 # rrweb-player's files in the npm project, by the name the pages use.
 _PLAYER_FILES = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +12,7 @@ import msgspec
 from schemas import replay
 from schemas.api import FieldError
 from schemas.replay import ReplayList, ReplayOut, ReplaySettings, SessionEvents
-from services.core import bodies
+from services.core import bodies, cursors, recordings
 from services.replay import repo
 from services.replay.capture import parse
 from services.replay.config import STATE_KEY, ReplayConfig
@@ -29,8 +27,6 @@ from services.replay.errors import (
 if TYPE_CHECKING:
     from services.core.service import Context
 
-# Room for headers below the broker's max payload.
-_PAYLOAD_HEADROOM = 16 * 1024
 MAX_PAGE = 200
 MAX_EVENTS = 5000
 
@@ -79,21 +75,13 @@ async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
 async def publish(
     ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
 ) -> None:
-    limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
     try:
-        messages = replay.messages(project_id, now, snapshots, limit)
+        await recordings.publish(ctx, project_id, now, snapshots)
     except replay.SnapshotTooLarge as exc:
         raise RecordingTooLarge(
             "a snapshot is larger than the broker accepts, even compressed",
             [FieldError("size", str(exc))],
         ) from None
-    for msg_id, body in messages:
-        await ctx.bus.publish(
-            replay.subject(project_id),
-            body,
-            msg_id=msg_id,
-            timeout_s=ctx.settings.publish_timeout_s,
-        )
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -105,18 +93,16 @@ class _Cursor(msgspec.Struct, array_like=True):
 
 
 def _encode_cursor(row: ReplayOut) -> str:
-    raw = msgspec.msgpack.encode(_Cursor(row.start_time, row.session_id))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(_Cursor(row.start_time, row.session_id))
 
 
 def _decode_cursor(value: str) -> _Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        return msgspec.msgpack.decode(raw, type=_Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+    position = cursors.decode(value, _Cursor)
+    if position is None:
         raise InvalidQuery(
             "the cursor is not valid", [FieldError("cursor", "not a cursor from next")]
-        ) from None
+        )
+    return position
 
 
 def _text(name: str, value: str | None, limit: int = 1000) -> str | None:

@@ -180,20 +180,27 @@ def _check_player(page: Page, server: Server, project: Any, session_id: str, sho
     page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
 
 
-def test_devflow_js_records_a_session_our_player_plays(
-    browser: Browser, server: Server, stack: Stack, site: Site
+def _run(
+    browser: Browser, server: Server, stack: Stack, site: Site, *, name: str, sdk: str, head: str
 ) -> None:
-    project = stack.project("e2e-devflow-js")
-    _write_site(site, DEVFLOW_HEAD, server, project)
+    """Visit the shop with one SDK (its global is ``sdk``) and check everything it recorded."""
+    project = stack.project(name)
+    _write_site(site, head, server, project)
     user = f"e2e-{uuid.uuid4().hex[:8]}"
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
-        session_id = _visit(context.new_page(), site, "devflow", user)
+        session_id = _visit(context.new_page(), site, sdk, user)
         _check_events(server, project, user)
         _check_recording(server, project, session_id, user)
-        _check_player(context.new_page(), server, project, session_id, "e2e-devflow-js.png")
+        _check_player(context.new_page(), server, project, session_id, f"{name}.png")
     finally:
         context.close()
+
+
+def test_devflow_js_records_a_session_our_player_plays(
+    browser: Browser, server: Server, stack: Stack, site: Site
+) -> None:
+    _run(browser, server, stack, site, name="e2e-devflow-js", sdk="devflow", head=DEVFLOW_HEAD)
 
 
 def test_posthog_js_records_a_session_our_player_plays(
@@ -201,15 +208,5 @@ def test_posthog_js_records_a_session_our_player_plays(
 ) -> None:
     if not POSTHOG_JS.exists():
         pytest.fail("posthog-js is missing: `make test` runs `npm ci` in tests/e2e")
-    project = stack.project("e2e-posthog-js")
     shutil.copyfile(POSTHOG_JS, site.root / "posthog.js")
-    _write_site(site, POSTHOG_HEAD, server, project)
-    user = f"e2e-{uuid.uuid4().hex[:8]}"
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        session_id = _visit(context.new_page(), site, "sdk", user)
-        _check_events(server, project, user)
-        _check_recording(server, project, session_id, user)
-        _check_player(context.new_page(), server, project, session_id, "e2e-posthog-js.png")
-    finally:
-        context.close()
+    _run(browser, server, stack, site, name="e2e-posthog-js", sdk="sdk", head=POSTHOG_HEAD)
