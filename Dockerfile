@@ -21,19 +21,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, from the committed lock alone (pinned, with hashes; the runtime subset of
+# requirements.lock), so that a code change does not reinstall them and a new release upstream
+# cannot change the image.
+COPY requirements-image.lock ./
+RUN pip install --require-hashes --no-deps -r requirements-image.lock
 
 # The whole tree, installed in place: the migration runner reads <repo>/migrations relative to
 # services/core, so the package must stay next to migrations/ rather than move to site-packages.
 COPY . .
 COPY --from=web /web/sdk/js/dist sdk/js/dist
 COPY --from=web /web/services/replay/web/node_modules services/replay/web/node_modules
-RUN pip install --no-deps -e . \
+# The SDK too: the flags service evaluates with the SDK's engine (devflow_sdk.flags).
+RUN pip install --no-deps --no-build-isolation -e ./sdk/python -e . \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin devflow
 
 USER devflow

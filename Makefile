@@ -7,18 +7,43 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install web run test check lint format types bench loadtest schemas clean
+.PHONY: help install lock test-latest web run test check lint format types bench loadtest schemas clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml sdk/python/pyproject.toml
+# Python packages come from requirements.lock (every package of the tree, pinned, with hashes),
+# so a new release upstream cannot change what `make install` installs; `make lock` refreshes it.
+# LOCKED=0 installs the newest releases the lower bounds in pyproject.toml allow instead.
+LOCKED ?= 1
+LOCK := requirements.lock
+# Installers and build backend, locked with the rest (the project builds without isolation).
+LOCK_EXTRA := 'pip>=24' 'setuptools>=77'
+
+$(STAMP): $(LOCK) pyproject.toml sdk/python/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e './sdk/python' -e '.[dev]'
+ifeq ($(LOCKED),1)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e './sdk/python' -e .
+	$(BIN)/python -m pip check
+else
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
+	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager -e './sdk/python' -e '.[dev]'
+endif
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev tools
+install: $(STAMP) ## Create .venv and install the project with its dev tools from requirements.lock
+
+lock: ## Re-resolve requirements.lock after a dependency change (pins kept); UPGRADE=1 takes the newest releases
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet 'uv>=0.5'
+	printf '%s\n' $(LOCK_EXTRA) | $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+		--generate-hashes --no-header --extra dev $(if $(filter 1,$(UPGRADE)),--upgrade) \
+		pyproject.toml sdk/python/pyproject.toml - -o $(LOCK)
+	# The image's subset (no dev tools), pinned to the same versions as the full lock.
+	printf '%s\n' $(LOCK_EXTRA) | $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+		--generate-hashes --no-header --constraint $(LOCK) \
+		pyproject.toml sdk/python/pyproject.toml - -o requirements-image.lock
 
 # Browser code: npm packages from the committed lock files, the SDK bundle built by esbuild.
 JS_BUNDLE := sdk/js/dist/devflow.js
@@ -45,6 +70,10 @@ test: $(STAMP) web ## Install what is needed (npm packages, Debian's chromium fo
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	cd sdk/js && npm test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-latest: ## The whole suite on the newest releases (a separate .venv-latest, no lock): is an upgrade safe?
+	rm -rf .venv-latest
+	$(MAKE) test VENV=.venv-latest LOCKED=0
 
 lint: $(STAMP) ## ruff lint and format check, import contracts
 	$(BIN)/ruff check .
@@ -73,4 +102,4 @@ schemas: $(STAMP) ## Re-export the JSON Schemas of the wire contracts
 	$(BIN)/devflow schemas export
 
 clean: ## Remove the virtualenv, npm packages, built bundles and local data
-	rm -rf $(VENV) .devflow sdk/js/node_modules sdk/js/dist services/replay/web/node_modules tests/e2e/node_modules
+	rm -rf $(VENV) .venv-latest .devflow sdk/js/node_modules sdk/js/dist services/replay/web/node_modules tests/e2e/node_modules

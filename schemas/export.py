@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,36 @@ CONTRACTS: dict[str, Any] = {
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"
 
 
+def _clean_descriptions(node: Any) -> Any:
+    """Dedent every ``description`` the way ``inspect.cleandoc`` does.
+
+    msgspec copies a Struct's docstring into ``description``; releases differ on whether they
+    strip its indentation (0.22 keeps it, 0.23 does not), so the files would change with the
+    installed msgspec. Cleaning here makes them depend on our docstrings only.
+    """
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else _clean_descriptions(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_descriptions(item) for item in node]
+    return node
+
+
+def schema_of(contract: Any) -> dict[str, Any]:
+    """The JSON Schema of one contract, as a dict, descriptions dedented."""
+    cleaned: dict[str, Any] = _clean_descriptions(msgspec.json.schema(contract))
+    return cleaned
+
+
 def render() -> dict[str, bytes]:
     """Return ``{file name: JSON Schema bytes}`` for every contract, deterministic and sorted."""
     out: dict[str, bytes] = {}
     for name, contract in sorted(CONTRACTS.items()):
-        schema = msgspec.json.schema(contract)
+        schema = schema_of(contract)
         out[f"{name}.json"] = (
             msgspec.json.format(msgspec.json.encode(schema, order="sorted")) + b"\n"
         )
