@@ -139,6 +139,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     if runstate.read(data_dir) is not None:
         raise StartupError(f"devflow up is already running for {data_dir}")
+    _local_billing_key(data_dir)
     print(f"DevFlow Analytics starting (data in {data_dir})", flush=True)
     with _servers(settings, data_dir, started) as (db_url, nats_url):
         _progress("applying migrations", started)
@@ -167,6 +168,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             runstate.clear(data_dir)
     print("DevFlow Analytics stopped.", flush=True)
     return 0
+
+
+def _local_billing_key(data_dir: Path) -> None:
+    """Zero setup for `devflow up`: billing's encryption key, unless given, is one kept in the
+    data directory (made on first start), so stored Stripe secrets survive restarts."""
+    from services.billing.crypto import KEY_ENV, local_key
+
+    if not os.environ.get(KEY_ENV):
+        os.environ[KEY_ENV] = local_key(data_dir)
 
 
 @contextlib.contextmanager
@@ -357,7 +367,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     for name in report.differences:
         print(f"{'differs' if args.check else 'rebuilt'}: {name}")
     verdict = "equals" if not report.differences else "differed from"
-    print(f"{args.projection}: {report.flags} rows; the live projection {verdict} the log")
+    rows = getattr(report, "rows", None)
+    rows = report.flags if rows is None else rows
+    print(f"{args.projection}: {rows} rows; the live projection {verdict} the log")
     return 1 if args.check and report.differences else 0
 
 

@@ -15,9 +15,10 @@ AVAILABLE = {
     "flags": "services.flags",
     "experiments": "services.experiments",
     "replay": "services.replay",
+    "billing": "services.billing",
 }
 # Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
-REBUILDABLE = {"flags": "services.flags.rebuild"}
+REBUILDABLE = {"flags": "services.flags.rebuild", "billing": "services.billing.rebuild"}
 
 
 def load(names: list[str]) -> list[Service]:

@@ -23,6 +23,7 @@ SELECT_ALL = "SELECT id, name, token, secret_key, created_at FROM projects ORDER
 SELECT_BY_TOKEN = "SELECT id FROM projects WHERE token = %s"  # noqa: S105 - SQL, not a secret
 SELECT_BY_SECRET = "SELECT id FROM projects WHERE secret_key = %s"  # noqa: S105 - SQL
 SELECT_SECRET_OF = "SELECT secret_key FROM projects WHERE id = %s"  # noqa: S105 - SQL
+SELECT_TOKEN_OF = "SELECT token FROM projects WHERE id = %s"  # noqa: S105 - SQL
 
 # How long a lookup result (positive or negative) is trusted before the database is asked again.
 CACHE_TTL_S = 30.0
@@ -71,6 +72,12 @@ class ProjectDirectory:
         """The project's current secret key (not cached: a changed key must take effect)."""
         async with self._pool.connection() as conn:
             row = await (await conn.execute(SELECT_SECRET_OF, (project_id,))).fetchone()
+        return str(row[0]) if row else None
+
+    async def token_of(self, project_id: int) -> str | None:
+        """The project's public token (for the URLs it appears in), or None."""
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(SELECT_TOKEN_OF, (project_id,))).fetchone()
         return str(row[0]) if row else None
 
     async def _lookup(

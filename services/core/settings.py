@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 PREFIX = "DEVFLOW_"
-# Variables a service reads into settings of its own (``DEVFLOW_REPLAY_*``: services/replay's
-# ReplayConfig, which checks them itself).
-SERVICE_PREFIXES = ("REPLAY_",)
+# Variables a service reads into settings of its own, which checks them itself
+# (``DEVFLOW_REPLAY_*``: services/replay's ReplayConfig; ``DEVFLOW_BILLING_*`` and
+# ``DEVFLOW_STRIPE_*``: services/billing's BillingConfig).
+SERVICE_PREFIXES = ("REPLAY_", "BILLING_", "STRIPE_")
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

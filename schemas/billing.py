@@ -1,0 +1,77 @@
+"""Wire types of the billing service: its settings API, webhook answers, Stripe's webhook
+envelope, and the message announcing a stored Stripe event on ``billing.<project>.stripe.<type>``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
+
+import msgspec
+
+# Raw Stripe events live under their own sub-tree of ``billing.>``; plan changes for flags are
+# on ``billing.<project>.subscription`` (schemas.traits), so neither consumer sees the other's.
+STRIPE_SUBJECT = "billing.{project_id}.stripe.{type}"
+STRIPE_FILTER = "billing.*.stripe.>"
+
+
+class BillingSettingsIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PUT /api/billing/settings``. A secret left out (or null) keeps the stored one; an empty
+    string removes it. The mapping fields left out keep their stored values."""
+
+    stripe_secret_key: str | None = None
+    webhook_secret: str | None = None
+    # Customer metadata key holding the person's distinct id.
+    distinct_id_field: str | None = None
+    # Also link a customer to the client_reference_id of its completed Checkout Session.
+    use_client_reference_id: bool | None = None
+    # B2B: customers are groups of this type (empty string: people again), keyed by
+    # metadata[group_key_field].
+    group_type: str | None = None
+    group_key_field: str | None = None
+
+
+class BillingSettingsOut(msgspec.Struct, frozen=True):
+    """Secrets are never returned: only whether they are set and their first characters."""
+
+    stripe_secret_key_set: bool
+    stripe_secret_key_prefix: str | None
+    webhook_secret_set: bool
+    webhook_secret_prefix: str | None
+    distinct_id_field: str
+    use_client_reference_id: bool
+    group_type: str | None
+    group_key_field: str
+    # Where Stripe delivers this project's events (relative to the platform's URL).
+    webhook_path: str
+    updated_at: datetime | None
+
+
+class WebhookAck(msgspec.Struct, frozen=True):
+    received: bool
+    event_id: str
+    # True when the event was already in the log (a redelivery): nothing changed.
+    duplicate: bool
+
+
+class StripeEventData(msgspec.Struct, frozen=True):
+    object: msgspec.Raw
+
+
+class StripeEvent(msgspec.Struct, frozen=True):
+    """The fields of Stripe's event envelope billing reads; the rest is kept in the log as sent."""
+
+    id: str
+    type: str
+    created: int
+    data: StripeEventData
+    livemode: bool = False
+
+
+class StripeEventStored(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A verified webhook event is in ``stripe_events``; its payload is read from there."""
+
+    project_id: int
+    event_id: str
+    type: str
+    created: int
+    livemode: bool

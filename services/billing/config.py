@@ -1,0 +1,55 @@
+"""The billing service's settings, read once when the service starts.
+
+``DEVFLOW_STRIPE_API_BASE`` redirects every call to Stripe (stripe-mock, a fake, a proxy);
+``DEVFLOW_BILLING_ENCRYPTION_KEY`` encrypts the Stripe secrets each project stores.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, ClassVar
+
+import msgspec
+
+from services.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+
+
+class BillingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Each field ``x`` is read from ``DEVFLOW_X``."""
+
+    ENV_PREFIX: ClassVar[str] = "DEVFLOW_"
+
+    # Base URL of Stripe's API for every outbound call.
+    stripe_api_base: str = DEFAULT_API_BASE
+    # 32 bytes, URL-safe base64 (`python -c "import os,base64;
+    # print(base64.urlsafe_b64encode(os.urandom(32)).decode())"`). `devflow up` makes one in its
+    # data directory when this is unset; without either, Stripe secrets cannot be saved.
+    billing_encryption_key: str | None = None
+    # Stored Stripe events the projector applies per transaction.
+    billing_fetch_batch: int = 64
+
+    def __post_init__(self) -> None:
+        if not self.stripe_api_base.startswith(("http://", "https://")):
+            raise ValueError("DEVFLOW_STRIPE_API_BASE: must be an http(s) URL")
+        if not 1 <= self.billing_fetch_batch <= 1000:
+            raise ValueError("DEVFLOW_BILLING_FETCH_BATCH: must be 1 to 1000")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BillingConfig:
+        env = os.environ if env is None else env
+        raw = {
+            name: env[cls.ENV_PREFIX + name.upper()]
+            for name in cls.__struct_fields__
+            if env.get(cls.ENV_PREFIX + name.upper())
+        }
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid billing setting: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"invalid setting {exc}") from None
