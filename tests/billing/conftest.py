@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.billing.crypto import new_key
+from tests.billing.factories import WEBHOOK_SECRET, admin
+from tests.support import Server, Stack
+
+
+@pytest.fixture(scope="session")
+def billing_server(stack: Stack) -> Server:
+    """A process serving ingest, flags and billing on the suite's database and NATS."""
+    return stack.serve(
+        name="billing-api",
+        services=("ingest", "flags", "billing"),
+        DEVFLOW_BILLING_ENCRYPTION_KEY=new_key(),
+    )
+
+
+@pytest.fixture
+def bhttp(billing_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=billing_server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def billing_project(stack: Stack, bhttp: httpx.Client) -> Any:
+    """A fresh project with its Stripe webhook secret configured."""
+    project = stack.project()
+    r = bhttp.put(
+        "/api/billing/settings", json={"webhook_secret": WEBHOOK_SECRET}, headers=admin(project)
+    )
+    assert r.status_code == 200, r.text
+    return project
