@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 Req = Request[Any, Any, Any]
 MAX_SETTINGS_BODY = 8192
 _settings_in = msgspec.json.Decoder(BillingSettingsIn)
+_NAMED = re.compile(r"field `([^`]+)`")
+_AT = re.compile(r" - at `\$\.([^`]+)`")
 
 
 @post("/webhooks/stripe/{project_token:str}", status_code=200)
@@ -60,10 +63,17 @@ async def put_settings(request: Req) -> BillingSettingsOut:
     try:
         settings = _settings_in.decode(body)
     except msgspec.ValidationError as exc:
-        raise InvalidSettings("the body is not valid", [FieldError("body", str(exc))]) from None
+        raise InvalidSettings("the body is not valid", [_field_error(exc)]) from None
     except msgspec.DecodeError as exc:
         raise InvalidSettings("the body is not JSON", [FieldError("body", str(exc))]) from None
     return await service.put_settings(ctx, project_id, await _token(ctx, project_id), settings)
+
+
+def _field_error(exc: msgspec.ValidationError) -> FieldError:
+    # "Object contains unknown field `x`" / "Expected `str`, got `int` - at `$.x`"
+    text = str(exc)
+    match = _NAMED.search(text) or _AT.search(text)
+    return FieldError(match.group(1) if match else "body", text)
 
 
 async def _token(ctx: Context, project_id: int) -> str:
