@@ -6,7 +6,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import stripe
 from litestar import Request, Router, get, post, put
+from litestar.response import Stream
 
 from schemas.api import FieldError
 from schemas.billing import (
@@ -14,18 +16,21 @@ from schemas.billing import (
     BillingSettingsOut,
     WebhookAck,
 )
-from services.billing import service, webhooks
+from services.billing import service, sync, webhooks
 from services.billing.errors import InvalidSettings
 from services.core.auth import require_secret_key
 from services.core.errors import PayloadTooLarge
 from services.core.http import ctx_of
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from services.core.service import Context
 
 Req = Request[Any, Any, Any]
 MAX_SETTINGS_BODY = 8192
 _settings_in = msgspec.json.Decoder(BillingSettingsIn)
+_lines = msgspec.json.Encoder()
 _NAMED = re.compile(r"field `([^`]+)`")
 _AT = re.compile(r" - at `\$\.([^`]+)`")
 
@@ -69,6 +74,30 @@ async def put_settings(request: Req) -> BillingSettingsOut:
     return await service.put_settings(ctx, project_id, await _token(ctx, project_id), settings)
 
 
+@post("/api/billing/sync", status_code=200)
+async def sync_from_stripe(request: Req) -> Stream:
+    """Backfill from Stripe; the answer streams progress as JSON lines, the last ``done``."""
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    key = await service.stripe_secret_key(ctx, project_id)
+    if key is None:
+        raise InvalidSettings(
+            "the project has no Stripe secret key: PUT /api/billing/settings",
+            [FieldError("stripe_secret_key", "not configured")],
+        )
+
+    async def lines() -> AsyncIterator[bytes]:
+        try:
+            async for progress in sync.sync(ctx, project_id, key):
+                yield _lines.encode(progress) + b"\n"
+        except stripe.StripeError as exc:
+            # Headers are sent: the failure is the last line (a rerun resumes idempotently).
+            yield _lines.encode({"error": f"{type(exc).__name__}: {exc.user_message or exc}"})
+            yield b"\n"
+
+    return Stream(lines(), media_type="application/x-ndjson")
+
+
 def _field_error(exc: msgspec.ValidationError) -> FieldError:
     # "Object contains unknown field `x`" / "Expected `str`, got `int` - at `$.x`"
     text = str(exc)
@@ -82,4 +111,6 @@ async def _token(ctx: Context, project_id: int) -> str:
     return token
 
 
-router = Router(path="/", route_handlers=[stripe_webhook, get_settings, put_settings])
+router = Router(
+    path="/", route_handlers=[stripe_webhook, get_settings, put_settings, sync_from_stripe]
+)

@@ -43,15 +43,21 @@ async def receive(ctx: Context, token: str, body: bytes, signature: str | None) 
         fresh = await log_repo.insert_event(
             conn, project_id, event.id, event.type, event.created, event.livemode, body.decode()
         )
-    stored = StripeEventStored(project_id, event.id, event.type, event.created, event.livemode)
-    await ctx.bus.publish(
-        STRIPE_SUBJECT.format(project_id=project_id, type=event.type),
-        _encoder.encode(stored),
-        msg_id=f"stripe:{project_id}:{event.id}",
-        timeout_s=ctx.settings.publish_timeout_s,
+    await announce(
+        ctx, StripeEventStored(project_id, event.id, event.type, event.created, event.livemode)
     )
     metrics.WEBHOOKS.labels("stored" if fresh else "duplicate").inc()
     return WebhookAck(received=True, event_id=event.id, duplicate=not fresh)
+
+
+async def announce(ctx: Context, stored: StripeEventStored) -> None:
+    """Tell the projector (and any other reader of billing's log) that an event is logged."""
+    await ctx.bus.publish(
+        STRIPE_SUBJECT.format(project_id=stored.project_id, type=stored.type),
+        _encoder.encode(stored),
+        msg_id=f"stripe:{stored.project_id}:{stored.event_id}",
+        timeout_s=ctx.settings.publish_timeout_s,
+    )
 
 
 async def webhook_secret(ctx: Context, project_id: int) -> str:

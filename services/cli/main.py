@@ -27,6 +27,7 @@ from services.core.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from schemas.api import ProjectOut
     from services.core.service import Service
 
 DEFAULT_PROJECT = "Default project"
@@ -107,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo_exp.add_argument("--data-dir", default=None)
     demo_exp.set_defaults(func=cmd_demo_experiment)
+
+    billing = sub.add_parser("billing", help="the billing service")
+    bsub = billing.add_subparsers(required=True, metavar="ACTION")
+    bsync = bsub.add_parser(
+        "sync", help="seed the billing projection from Stripe (needs a running platform)"
+    )
+    bsync.add_argument("--url", default=None, help="platform URL (default: the running up)")
+    bsync.add_argument(
+        "--project", type=int, default=None, help="project id (default: the default project)"
+    )
+    bsync.add_argument("--data-dir", default=None)
+    bsync.set_defaults(func=cmd_billing_sync)
 
     schemas = sub.add_parser("schemas", help="wire contracts")
     ssub = schemas.add_subparsers(required=True, metavar="ACTION")
@@ -373,11 +386,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 1 if args.check and report.differences else 0
 
 
-def cmd_demo_experiment(args: argparse.Namespace) -> int:
-    from services.cli import demo
-
-    if not 10 <= args.people <= 1_000_000:
-        raise ConfigError("--people must be between 10 and 1,000,000")
+def _platform_project(args: argparse.Namespace) -> tuple[str, ProjectOut]:
+    """The running platform's URL and the project ``--project`` names (default project)."""
     settings = _settings(args)
     state = runstate.read(settings.data_path)
     url = args.url or (state.http_url if state else None)
@@ -397,6 +407,23 @@ def cmd_demo_experiment(args: argparse.Namespace) -> int:
         raise StartupError(
             f"no project {args.project}" if args.project else "no default project: pass --project"
         )
+    return url, project
+
+
+def cmd_billing_sync(args: argparse.Namespace) -> int:
+    from services.cli import billing
+
+    url, project = _platform_project(args)
+    billing.sync(url, project.secret_key, project.name)
+    return 0
+
+
+def cmd_demo_experiment(args: argparse.Namespace) -> int:
+    from services.cli import demo
+
+    if not 10 <= args.people <= 1_000_000:
+        raise ConfigError("--people must be between 10 and 1,000,000")
+    url, project = _platform_project(args)
     experiment_id = demo.seed(url, project.token, project.secret_key, args.people)
     print(
         f"experiment {experiment_id} in project {project.name!r}: {url}/experiments/{experiment_id}"

@@ -8,16 +8,36 @@ import pytest
 
 from services.billing.crypto import new_key
 from tests.billing.factories import WEBHOOK_SECRET, admin
+from tests.billing.stripe_fake import StripeFake
 from tests.support import Server, Stack
 
 
 @pytest.fixture(scope="session")
-def billing_server(stack: Stack) -> Server:
-    """A process serving ingest, flags and billing on the suite's database and NATS."""
+def stripe_fake() -> Iterator[StripeFake]:
+    with StripeFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(stripe_fake: StripeFake) -> StripeFake:
+    """The session's Stripe fake, emptied for the test."""
+    stripe_fake.objects = {kind: [] for kind in stripe_fake.objects}
+    stripe_fake.entitlements.clear()
+    stripe_fake.meter_events.clear()
+    stripe_fake.requests.clear()
+    stripe_fake.reset_failures()
+    return stripe_fake
+
+
+@pytest.fixture(scope="session")
+def billing_server(stack: Stack, stripe_fake: StripeFake) -> Server:
+    """A process serving ingest, flags and billing on the suite's database and NATS, calling
+    the Stripe fake."""
     return stack.serve(
         name="billing-api",
         services=("ingest", "flags", "billing"),
         DEVFLOW_BILLING_ENCRYPTION_KEY=new_key(),
+        DEVFLOW_STRIPE_API_BASE=stripe_fake.url,
     )
 
 
@@ -32,7 +52,9 @@ def billing_project(stack: Stack, bhttp: httpx.Client) -> Any:
     """A fresh project with its Stripe webhook secret configured."""
     project = stack.project()
     r = bhttp.put(
-        "/api/billing/settings", json={"webhook_secret": WEBHOOK_SECRET}, headers=admin(project)
+        "/api/billing/settings",
+        json={"webhook_secret": WEBHOOK_SECRET, "stripe_secret_key": StripeFake.api_key},
+        headers=admin(project),
     )
     assert r.status_code == 200, r.text
     return project

@@ -70,6 +70,10 @@ class StripeFake:
         with self._lock:
             self._failures.extend([status] * count)
 
+    def reset_failures(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
     @property
     def url(self) -> str:
         assert self._server is not None
