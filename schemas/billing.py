@@ -75,3 +75,50 @@ class StripeEventStored(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     type: str
     created: int
     livemode: bool
+
+
+class MeterIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/billing/meters``: count or sum a captured event per customer and window."""
+
+    event: str
+    stripe_event_name: str
+    aggregation: str = "count"
+    # The numeric event property summed (``aggregation: "sum"`` only).
+    property: str | None = None
+    window: str = "hour"
+    # Report usage from this time on (default: now). Stripe takes events up to 35 days old.
+    starts_at: datetime | None = None
+
+
+class MeterUsage(msgspec.Struct, frozen=True):
+    """Reports of a meter by status: how many and their total value."""
+
+    status: str
+    reports: int
+    value: float
+    last_error: str | None
+
+
+class MeterOut(msgspec.Struct, frozen=True):
+    id: int
+    event: str
+    stripe_event_name: str
+    aggregation: str
+    property: str | None
+    window: str
+    starts_at: datetime
+    created_at: datetime
+    usage: list[MeterUsage]
+
+
+class MeterList(msgspec.Struct, frozen=True):
+    results: list[MeterOut]
+
+
+class UsageReported(msgspec.Struct, frozen=True):
+    """What one run of the metering job did."""
+
+    planned: int
+    reported: int
+    pending: int
+    failed: int

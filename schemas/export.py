@@ -43,6 +43,9 @@ CONTRACTS: dict[str, Any] = {
     "billing.BillingSettingsOut": billing.BillingSettingsOut,
     "billing.WebhookAck": billing.WebhookAck,
     "billing.StripeEventStored": billing.StripeEventStored,
+    "billing.MeterIn": billing.MeterIn,
+    "billing.MeterList": billing.MeterList,
+    "billing.UsageReported": billing.UsageReported,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"

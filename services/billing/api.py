@@ -1,9 +1,10 @@
-"""HTTP API of the billing service: Stripe webhooks and the project's billing settings."""
+"""HTTP API of the billing service: Stripe webhooks, the project's billing settings, backfill
+and meters."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import stripe
@@ -14,9 +15,13 @@ from schemas.api import FieldError
 from schemas.billing import (
     BillingSettingsIn,
     BillingSettingsOut,
+    MeterIn,
+    MeterList,
+    MeterOut,
+    UsageReported,
     WebhookAck,
 )
-from services.billing import service, sync, webhooks
+from services.billing import meters, service, sync, webhooks
 from services.billing.errors import InvalidSettings
 from services.core.auth import require_secret_key
 from services.core.errors import PayloadTooLarge
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 Req = Request[Any, Any, Any]
 MAX_SETTINGS_BODY = 8192
 _settings_in = msgspec.json.Decoder(BillingSettingsIn)
+_meter_in = msgspec.json.Decoder(MeterIn)
+T = TypeVar("T")
 _lines = msgspec.json.Encoder()
 _NAMED = re.compile(r"field `([^`]+)`")
 _AT = re.compile(r" - at `\$\.([^`]+)`")
@@ -59,19 +66,22 @@ async def get_settings(request: Req) -> BillingSettingsOut:
 async def put_settings(request: Req) -> BillingSettingsOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    body = await request.body()
+    settings = _decode(await request.body(), _settings_in)
+    return await service.put_settings(ctx, project_id, await _token(ctx, project_id), settings)
+
+
+def _decode(body: bytes, decoder: msgspec.json.Decoder[T]) -> T:
     if len(body) > MAX_SETTINGS_BODY:
         raise PayloadTooLarge(
             f"the body exceeds {MAX_SETTINGS_BODY} bytes",
             [FieldError("body", f"larger than {MAX_SETTINGS_BODY} bytes")],
         )
     try:
-        settings = _settings_in.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise InvalidSettings("the body is not valid", [_field_error(exc)]) from None
     except msgspec.DecodeError as exc:
         raise InvalidSettings("the body is not JSON", [FieldError("body", str(exc))]) from None
-    return await service.put_settings(ctx, project_id, await _token(ctx, project_id), settings)
 
 
 @post("/api/billing/sync", status_code=200)
@@ -98,6 +108,27 @@ async def sync_from_stripe(request: Req) -> Stream:
     return Stream(lines(), media_type="application/x-ndjson")
 
 
+@post("/api/billing/meters", status_code=201)
+async def create_meter(request: Req) -> MeterOut:
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    body = _decode(await request.body(), _meter_in)
+    return await meters.create_meter(ctx, project_id, body)
+
+
+@get("/api/billing/meters")
+async def list_meters(request: Req) -> MeterList:
+    ctx = ctx_of(request)
+    return await meters.list_meters(ctx, await require_secret_key(request, ctx))
+
+
+@post("/api/billing/meters/report", status_code=200)
+async def report_usage(request: Req) -> UsageReported:
+    """Report every closed window of the project's meters now (the periodic job's work)."""
+    ctx = ctx_of(request)
+    return await meters.report_now(ctx, await require_secret_key(request, ctx))
+
+
 def _field_error(exc: msgspec.ValidationError) -> FieldError:
     # "Object contains unknown field `x`" / "Expected `str`, got `int` - at `$.x`"
     text = str(exc)
@@ -112,5 +143,14 @@ async def _token(ctx: Context, project_id: int) -> str:
 
 
 router = Router(
-    path="/", route_handlers=[stripe_webhook, get_settings, put_settings, sync_from_stripe]
+    path="/",
+    route_handlers=[
+        stripe_webhook,
+        get_settings,
+        put_settings,
+        sync_from_stripe,
+        create_meter,
+        list_meters,
+        report_usage,
+    ],
 )

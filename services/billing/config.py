@@ -32,12 +32,16 @@ class BillingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     billing_encryption_key: str | None = None
     # Stored Stripe events the projector applies per transaction.
     billing_fetch_batch: int = 64
+    # How often the metering job reports closed windows to Stripe.
+    billing_report_interval_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.stripe_api_base.startswith(("http://", "https://")):
             raise ValueError("DEVFLOW_STRIPE_API_BASE: must be an http(s) URL")
         if not 1 <= self.billing_fetch_batch <= 1000:
             raise ValueError("DEVFLOW_BILLING_FETCH_BATCH: must be 1 to 1000")
+        if not self.billing_report_interval_s > 0:
+            raise ValueError("DEVFLOW_BILLING_REPORT_INTERVAL_S: must be > 0")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BillingConfig:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import psycopg
 
-from services.cli import embedded, registry, runstate
+from services.cli import billing, embedded, registry, runstate
 from services.core import logs, telemetry
 from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
@@ -109,17 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     demo_exp.add_argument("--data-dir", default=None)
     demo_exp.set_defaults(func=cmd_demo_experiment)
 
-    billing = sub.add_parser("billing", help="the billing service")
-    bsub = billing.add_subparsers(required=True, metavar="ACTION")
-    bsync = bsub.add_parser(
-        "sync", help="seed the billing projection from Stripe (needs a running platform)"
-    )
-    bsync.add_argument("--url", default=None, help="platform URL (default: the running up)")
-    bsync.add_argument(
-        "--project", type=int, default=None, help="project id (default: the default project)"
-    )
-    bsync.add_argument("--data-dir", default=None)
-    bsync.set_defaults(func=cmd_billing_sync)
+    billing.add_parser(sub, sync=cmd_billing_sync, report_usage=cmd_billing_report_usage)
 
     schemas = sub.add_parser("schemas", help="wire contracts")
     ssub = schemas.add_subparsers(required=True, metavar="ACTION")
@@ -411,10 +401,14 @@ def _platform_project(args: argparse.Namespace) -> tuple[str, ProjectOut]:
 
 
 def cmd_billing_sync(args: argparse.Namespace) -> int:
-    from services.cli import billing
-
     url, project = _platform_project(args)
     billing.sync(url, project.secret_key, project.name)
+    return 0
+
+
+def cmd_billing_report_usage(args: argparse.Namespace) -> int:
+    with _database(args) as url:
+        billing.report_usage(url, args.project, _settings(args).data_path)
     return 0
 
 

@@ -30,14 +30,21 @@ def fake(stripe_fake: StripeFake) -> StripeFake:
 
 
 @pytest.fixture(scope="session")
-def billing_server(stack: Stack, stripe_fake: StripeFake) -> Server:
+def billing_key() -> str:
+    return new_key()
+
+
+@pytest.fixture(scope="session")
+def billing_server(stack: Stack, stripe_fake: StripeFake, billing_key: str) -> Server:
     """A process serving ingest, flags and billing on the suite's database and NATS, calling
     the Stripe fake."""
     return stack.serve(
         name="billing-api",
         services=("ingest", "flags", "billing"),
-        DEVFLOW_BILLING_ENCRYPTION_KEY=new_key(),
+        DEVFLOW_BILLING_ENCRYPTION_KEY=billing_key,
         DEVFLOW_STRIPE_API_BASE=stripe_fake.url,
+        # The tests run the metering job themselves.
+        DEVFLOW_BILLING_REPORT_INTERVAL_S="3600",
     )
 
 

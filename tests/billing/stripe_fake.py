@@ -55,6 +55,10 @@ class StripeFake:
     meter_events: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     _failures: list[int] = field(default_factory=list)
+    # Set: meter events are recorded, then their answer waits until it is cleared (a client
+    # killed meanwhile never learns that Stripe has the event).
+    hold_answers: threading.Event = field(default_factory=threading.Event)
+    _released: threading.Event = field(default_factory=threading.Event)
     _idempotent: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -73,6 +77,15 @@ class StripeFake:
     def reset_failures(self) -> None:
         with self._lock:
             self._failures.clear()
+        self.release()
+
+    def hold(self) -> None:
+        self._released.clear()
+        self.hold_answers.set()
+
+    def release(self) -> None:
+        self.hold_answers.clear()
+        self._released.set()
 
     @property
     def url(self) -> str:
@@ -181,6 +194,8 @@ class StripeFake:
                 "timestamp": int(form.get("timestamp") or time.time()),
             }
             self.meter_events.append(event)
+        if self.hold_answers.is_set():
+            self._released.wait(timeout=60)
         return 200, {}, json.dumps(event).encode()
 
 
