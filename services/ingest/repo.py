@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 import psycopg
+from psycopg import sql
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -88,36 +89,62 @@ async def store(conn: Conn, persons: list[tuple[int, str]], *, rollup_table: boo
     await conn.execute(INSERT_EVENTS_AND_ROLLUP if rollup_table else INSERT_EVENTS)
 
 
-# --- partitions (native mode) --------------------------------------------------------------------
+# --- partitions (native mode) and retention -----------------------------------------------------
 
-CREATE_PARTITION = """
-CREATE TABLE IF NOT EXISTS {name} PARTITION OF events
-FOR VALUES FROM ('{start}+00') TO ('{end}+00')
-"""
+# Identifiers can't be bound parameters: partition DDL is composed with psycopg.sql.
+CREATE_PARTITION = sql.SQL(
+    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({start}) TO ({end})"
+)
 LIST_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_class p ON p.oid = i.inhparent
 WHERE p.relname = 'events'
 """
-DROP_PARTITION = "DROP TABLE IF EXISTS {name}"
+DROP_PARTITION = sql.SQL("DROP TABLE IF EXISTS {name}")
+# Held while partitions or the retention policy change, so concurrent writers take turns.
 PARTITION_LOCK = "SELECT pg_advisory_xact_lock(0x0DEFEE75)"
+# TimescaleDB mode: the extension drops expired chunks itself, following this policy.
+REMOVE_RETENTION_POLICY = "SELECT remove_retention_policy('events', if_exists => true)"
+ADD_RETENTION_POLICY = "SELECT add_retention_policy('events', make_interval(days => %s))"
+
+
+def create_partition_sql(name: str, start: datetime, end: datetime) -> sql.Composed:
+    """``CREATE TABLE … PARTITION OF events`` for the rows from ``start`` up to ``end``."""
+    return CREATE_PARTITION.format(
+        name=sql.Identifier(name), start=sql.Literal(start), end=sql.Literal(end)
+    )
+
+
+def drop_partition_sql(name: str) -> sql.Composed:
+    """``DROP TABLE`` of the partition ``name``."""
+    return DROP_PARTITION.format(name=sql.Identifier(name))
 
 
 async def list_partitions(conn: Conn) -> set[str]:
+    """The names of the partitions of ``events`` that exist."""
     cur = await conn.execute(LIST_PARTITIONS)
     return {str(r[0]) for r in await cur.fetchall()}
 
 
-async def create_partition(conn: Conn, name: str, start: str, end: str) -> None:
-    # Identifiers can't be bound parameters; name, start and end are derived from dates only.
+async def create_partition(conn: Conn, name: str, start: datetime, end: datetime) -> None:
+    """Create partition ``name`` of ``events`` for ``[start, end)`` unless it exists."""
     await conn.execute(PARTITION_LOCK)
-    await conn.execute(CREATE_PARTITION.format(name=name, start=start, end=end).encode())
+    await conn.execute(create_partition_sql(name, start, end))
 
 
 async def drop_partition(conn: Conn, name: str) -> None:
+    """Drop partition ``name`` of ``events`` (and its rows) if it exists."""
     await conn.execute(PARTITION_LOCK)
-    await conn.execute(DROP_PARTITION.format(name=name).encode())
+    await conn.execute(drop_partition_sql(name))
+
+
+async def set_retention_policy(conn: Conn, days: int) -> None:
+    """TimescaleDB mode: drop chunks older than ``days`` (never, when 0)."""
+    await conn.execute(PARTITION_LOCK)
+    await conn.execute(REMOVE_RETENTION_POLICY)
+    if days:
+        await conn.execute(ADD_RETENTION_POLICY, (days,))
 
 
 # --- persons -------------------------------------------------------------------------------------
