@@ -32,8 +32,10 @@ from services.core.auth import require_secret_key
 from services.core.bodies import read_json
 from services.core.http import ctx_of
 from services.flags import cohorts, evaluation, service
+from services.flags.config import FlagsConfig
 from services.flags.definitions import CLOSED, Hub, Snapshot
 from services.flags.errors import FlagNotFound, InvalidFlag, InvalidRequest, InvalidToken
+from services.flags.state import FlagsState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,18 +45,13 @@ if TYPE_CHECKING:
 _encoder = msgspec.json.Encoder()
 MAX_ADMIN_BODY = 1024 * 1024
 MAX_COHORT_BODY = 16 * 1024 * 1024
-KEEPALIVE_S = 15.0
 JSON = "application/json"
-HUB = "flags.hub"
-READ_POOL = "flags.read_pool"
-SUBJECTS = "flags.subjects"
 
 Req = Request[Any, Any, Any]
 
 
 def hub_of(request: Req) -> Hub:
-    hub: Hub = ctx_of(request).state[HUB]
-    return hub
+    return ctx_of(request).state_of(FlagsState).hub
 
 
 def _actor(request: Req) -> str:
@@ -252,9 +249,8 @@ async def _evaluate(request: Req) -> dict[str, Evaluation]:
         query_token=q.get("token") or q.get("api_key"),
     )
     ctx = ctx_of(request)
-    _, results = await evaluation.evaluate(
-        ctx, hub_of(request), ctx.state[SUBJECTS], ctx.state[READ_POOL], req
-    )
+    state = ctx.state_of(FlagsState)
+    _, results = await evaluation.evaluate(ctx, state.hub, state.subjects, state.read_pool, req)
     return results
 
 
@@ -319,20 +315,23 @@ async def stream(request: Req) -> ServerSentEvent:
     project_id = await _definitions_project(request)
     hub = hub_of(request)
     seen = request.headers.get("last-event-id")
+    keepalive_s = ctx_of(request).settings_of(FlagsConfig).stream_keepalive_s
     return ServerSentEvent(
-        _events(hub, project_id, seen),
+        _events(hub, project_id, seen, keepalive_s),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(hub: Hub, project_id: int, seen: str | None) -> AsyncIterator[Any]:
+async def _events(
+    hub: Hub, project_id: int, seen: str | None, keepalive_s: float
+) -> AsyncIterator[Any]:
     with hub.listen(project_id) as queue:
         current: Snapshot = await hub.snapshot(project_id)
         if current.etag.strip('"') != seen:
             yield _message(current)
         while True:
             try:
-                latest = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                latest = await asyncio.wait_for(queue.get(), keepalive_s)
             except TimeoutError:
                 yield ServerSentEventMessage(comment="keepalive")
                 continue

@@ -9,6 +9,7 @@ from schemas import replay
 from services.core.bus import ConsumerSpec, StreamSpec
 from services.core.service import Context, Service
 from services.ingest.api import router
+from services.ingest.config import IngestConfig
 from services.ingest.consumers import STREAM, Writer, writer_consumers
 from services.ingest.storage import Partitions, maintenance
 
@@ -18,10 +19,7 @@ if TYPE_CHECKING:
 
 def _partitions(ctx: Context) -> Partitions:
     # One view of the partitions per process, so the writer sees what maintenance drops.
-    partitions = ctx.state.get("ingest.partitions")
-    if not isinstance(partitions, Partitions):
-        partitions = ctx.state["ingest.partitions"] = Partitions(ctx)
-    return partitions
+    return ctx.state_or(Partitions, lambda: Partitions(ctx))
 
 
 def _consumers(ctx: Context) -> list[ConsumerSpec]:
@@ -45,4 +43,5 @@ SERVICE = Service(
     streams=[StreamSpec(STREAM, ["events.>"]), StreamSpec(replay.STREAM, replay.SUBJECTS)],
     consumers=_consumers,
     lifespan=_lifespan,
+    settings=IngestConfig,
 )

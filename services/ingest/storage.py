@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from services.ingest import repo
+from services.ingest.config import IngestConfig
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -59,9 +60,9 @@ class Partitions:
         """Create today's and the next days' partitions; drop those past retention."""
         today = datetime.now(UTC).date()
         await self.refresh()
-        ahead = self.ctx.settings.partitions_ahead_days
+        ahead = self.ctx.settings_of(IngestConfig).partitions_ahead_days
         await self.ensure(today + timedelta(days=i) for i in range(-1, ahead + 1))
-        retention = self.ctx.settings.events_retention_days
+        retention = self.ctx.settings_of(IngestConfig).events_retention_days
         if retention and self.enabled:
             cutoff = partition_name(today - timedelta(days=retention))
             async with self.ctx.pool.connection() as conn:
@@ -74,7 +75,7 @@ class Partitions:
 
 
 async def apply_timescale_retention(ctx: Context) -> None:
-    days = ctx.settings.events_retention_days
+    days = ctx.settings_of(IngestConfig).events_retention_days
     async with ctx.pool.connection() as conn:
         # Several writers may start together; one at a time replaces the policy.
         await conn.execute(repo.PARTITION_LOCK)

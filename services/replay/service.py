@@ -15,7 +15,7 @@ from schemas.replay import ReplayList, ReplayOut, ReplaySettings, SessionEvents
 from services.core import bodies, cursors, recordings
 from services.replay import repo
 from services.replay.capture import parse
-from services.replay.config import STATE_KEY, ReplayConfig
+from services.replay.config import ReplayConfig
 from services.replay.errors import (
     InvalidQuery,
     InvalidSettings,
@@ -32,10 +32,8 @@ MAX_EVENTS = 5000
 
 
 def config_of(ctx: Context) -> ReplayConfig:
-    config = ctx.state.get(STATE_KEY)
-    if not isinstance(config, ReplayConfig):
-        config = ctx.state[STATE_KEY] = ReplayConfig.from_env()
-    return config
+    """The replay settings, read at start-up (``DEVFLOW_REPLAY_*``)."""
+    return ctx.settings_of(ReplayConfig)
 
 
 @dataclass(frozen=True)

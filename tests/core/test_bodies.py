@@ -151,9 +151,7 @@ def test_flag_bodies_are_typed() -> None:
     flag = decode_json(b'{"key": "k", "active": false}', FlagIn)
     assert (flag.key, flag.active, flag.filters) == ("k", False, msgspec.UNSET)
     assert fields(refusal(b'{"key": "k", "actve": true}', FlagIn)) == ["actve"]
-    assert fields(refusal(b'{"key": "k", "reason": "' + b"r" * 1001 + b'"}', FlagIn)) == [
-        "reason"
-    ]
+    assert fields(refusal(b'{"key": "k", "reason": "' + b"r" * 1001 + b'"}', FlagIn)) == ["reason"]
     assert fields(
         refusal(b'{"run_at": "2030-01-01T00:00:00Z", "change": {"colour": 1}}', ScheduleIn)
     ) == ["change.colour"]

@@ -90,7 +90,11 @@ def test_cohort_and_group_type_validation(http: httpx.Client, project: Any) -> N
     cases = [
         ("/api/cohorts", {"is_static": True}, "name"),
         ("/api/cohorts", {"name": "s", "is_static": True, "distinct_ids": [1]}, "distinct_ids[0]"),
-        ("/api/cohorts", {"name": "s", "is_static": True, "distinct_ids": ["a", ""]}, "distinct_ids[1]"),
+        (
+            "/api/cohorts",
+            {"name": "s", "is_static": True, "distinct_ids": ["a", ""]},
+            "distinct_ids[1]",
+        ),
         ("/api/cohorts", {"name": "s", "is_static": True, "filters": {}}, "filters"),
         ("/api/cohorts", {"name": "d"}, "filters"),
         (
