@@ -219,19 +219,38 @@ def field_error(exc: msgspec.ValidationError) -> FieldError:
 def too_deep(body: bytes, max_depth: int) -> bool:
     """Whether the JSON text nests objects and arrays deeper than ``max_depth``.
 
-    No recursion and no per-byte Python loop: strings are cut out, brackets kept, and innermost
-    pairs removed once per level (at most ``max_depth`` passes of ``bytes.replace``)."""
+    No recursion, and little per-byte Python work: strings are cut out and only brackets kept;
+    passes of ``bytes.replace`` drop the innermost pairs while they shrink it much (a wide,
+    shallow body goes entirely); what is left is walked run by run, stopping as soon as the depth passes the limit."""
     if body.count(b"[") + body.count(b"{") <= max_depth:
         return False
     brackets = _STRING.sub(b"", body).translate(_TO_BRACKETS, _NOT_BRACKETS)
-    for _ in range(max_depth):
+    dropped = 0
+    while brackets and dropped < max_depth:
         shorter = brackets.replace(b"[]", b"")
-        if len(shorter) == len(brackets):
-            return False  # nothing nested left, or unbalanced: the decoder reports that
-        brackets = shorter
-    return b"[]" in brackets
+        removed = len(brackets) - len(shorter)
+        if not removed:
+            break
+        brackets, dropped = shorter, dropped + 1
+        if removed * _WORTHWHILE < len(brackets) + removed:
+            break  # passes that drop little cost more than walking what is left
+    # Each level dropped is under every bracket left; unbalanced text ("]]][[[") counts as deep
+    # as its unclosed opens, which the decoder would otherwise recurse through.
+    depth = 0
+    for run in _RUNS.finditer(brackets):
+        length = run.end() - run.start()
+        if brackets[run.start()] == _OPEN:
+            depth += length
+            if depth + dropped > max_depth:
+                return True
+        else:
+            depth = max(0, depth - length)
+    return False
 
 
+_WORTHWHILE = 8
+_OPEN = ord("[")
+_RUNS = re.compile(rb"\[+|\]+")
 _TO_BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 

@@ -112,8 +112,13 @@ def test_the_depth_limit_counts_levels_exactly() -> None:
     assert value.extra["x"]
 
 
-def test_unbalanced_brackets_are_malformed_not_deep() -> None:
-    error = refusal(b"[" * 100, list[Any])
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100, b"[" * 100_000, b"]" * 10 + b"[" * 100_000, b'{"a":' * 100_000, b"[1]]]" * 1000],
+)
+def test_unbalanced_brackets_are_a_400_never_a_recursion_error(body: bytes) -> None:
+    error = refusal(body, dict[str, Any], limit=10 * 1024 * 1024)
+    assert error.status == 400
     assert fields(error) == ["body"]
 
 
