@@ -221,7 +221,8 @@ def too_deep(body: bytes, max_depth: int) -> bool:
 
     No recursion, and little per-byte Python work: strings are cut out and only brackets kept;
     passes of ``bytes.replace`` drop the innermost pairs while they shrink it much (a wide,
-    shallow body goes entirely); what is left is walked run by run, stopping as soon as the depth passes the limit."""
+    shallow body goes entirely); what is left is walked run by run, stopping as soon as the
+    depth passes the limit."""
     if body.count(b"[") + body.count(b"{") <= max_depth:
         return False
     brackets = _STRING.sub(b"", body).translate(_TO_BRACKETS, _NOT_BRACKETS)
