@@ -22,7 +22,7 @@ from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
 from services.core.migrate import migrate, pending
 from services.core.projects import create_project, list_projects
-from services.core.settings import Settings
+from services.core.settings import Settings, read_all
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -117,11 +117,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
+    """The kernel's settings; every service's are checked too, so a bad value of any is one
+    line and exit 2 whatever the command."""
+    declared = registry.settings_classes()
+    settings = Settings.from_env(
+        declared=declared,
         port=getattr(args, "port", None),
         host=getattr(args, "host", None),
         data_dir=getattr(args, "data_dir", None),
     )
+    read_all(declared)
+    return settings
+
+
+def _configs(services: Sequence[Service]) -> dict[type[msgspec.Struct], msgspec.Struct]:
+    return read_all(s.settings for s in services if s.settings is not None)
 
 
 def _progress(step: str, started: float) -> None:
@@ -130,6 +140,8 @@ def _progress(step: str, started: float) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    services = registry.load(list(registry.AVAILABLE))
+    configs = _configs(services)
     started = time.monotonic()
     if embedded.port_in_use(settings.host, settings.port):
         raise StartupError(
@@ -162,7 +174,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 f"  URL          {http_url}\n",
                 flush=True,
             )
-            _serve(settings, registry.load(list(registry.AVAILABLE)), "all", started)
+            _serve(settings, services, configs, "all", started)
         finally:
             runstate.clear(data_dir)
     print("DevFlow Analytics stopped.", flush=True)
@@ -194,14 +206,20 @@ def _servers(settings: Settings, data_dir: Path, started: float) -> Iterator[tup
             pg.stop()
 
 
-def _serve(settings: Settings, services: Sequence[Service], role: str, started: float) -> None:
+def _serve(
+    settings: Settings,
+    services: Sequence[Service],
+    configs: dict[type[msgspec.Struct], msgspec.Struct],
+    role: str,
+    started: float,
+) -> None:
     import uvicorn
 
     from services.core.app import create_app
 
     logs.configure(settings.log_level, settings.log_format)
     telemetry.configure(settings)
-    app = create_app(settings, services, role)
+    app = create_app(settings, services, role, configs)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -251,7 +269,11 @@ def _quiet_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def _run_headless(settings: Settings, services: Sequence[Service]) -> None:
+def _run_headless(
+    settings: Settings,
+    services: Sequence[Service],
+    configs: dict[type[msgspec.Struct], msgspec.Struct],
+) -> None:
     from services.core.runtime import running
 
     async def body() -> None:
@@ -259,7 +281,7 @@ def _run_headless(settings: Settings, services: Sequence[Service]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running(settings, services, "worker"):
+        async with running(settings, services, "worker", configs):
             await stop.wait()
 
     logs.configure(settings.log_level, settings.log_format)
@@ -272,6 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.database_url or not settings.nats_url:
         raise ConfigError("devflow run needs DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL")
     services = registry.load(args.services)
+    configs = _configs(services)
     check_reachable_sync(settings.database_url)
     waiting = pending(settings.database_url)
     if waiting:
@@ -281,11 +304,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     started = time.monotonic()
     if args.role == "worker" and args.port is None:
-        _run_headless(settings, services)
+        _run_headless(settings, services, configs)
         return 0
     if embedded.port_in_use(settings.host, settings.port):
         raise StartupError(f"port {settings.port} on {settings.host} is in use; pass --port")
-    _serve(settings, services, args.role, started)
+    _serve(settings, services, configs, args.role, started)
     return 0
 
 

@@ -12,58 +12,46 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from schemas.api import FieldError
 from schemas.flags import (
+    CohortIn,
     CohortList,
     CohortOut,
+    CohortPatch,
     FlagHistory,
+    FlagIn,
     FlagList,
     FlagOut,
+    FlagPatch,
+    GroupTypeIn,
     GroupTypeList,
     GroupTypeOut,
+    ScheduleIn,
     ScheduleList,
     ScheduleOut,
 )
 from services.core.auth import require_secret_key
-from services.core.errors import PayloadTooLarge
+from services.core.bodies import read_json
 from services.core.http import ctx_of
 from services.flags import cohorts, evaluation, service
+from services.flags.config import FlagsConfig
 from services.flags.definitions import CLOSED, Hub, Snapshot
-from services.flags.errors import FlagNotFound, InvalidRequest, InvalidToken
+from services.flags.errors import FlagNotFound, InvalidFlag, InvalidRequest, InvalidToken
+from services.flags.state import FlagsState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from devflow_sdk.flags import Evaluation
 
-_json = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 MAX_ADMIN_BODY = 1024 * 1024
 MAX_COHORT_BODY = 16 * 1024 * 1024
-KEEPALIVE_S = 15.0
 JSON = "application/json"
-HUB = "flags.hub"
-READ_POOL = "flags.read_pool"
-SUBJECTS = "flags.subjects"
 
 Req = Request[Any, Any, Any]
 
 
 def hub_of(request: Req) -> Hub:
-    hub: Hub = ctx_of(request).state[HUB]
-    return hub
-
-
-async def _json_body(request: Req, limit: int = MAX_ADMIN_BODY) -> Any:
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(
-            f"the body exceeds {limit} bytes", [FieldError("body", f"larger than {limit} bytes")]
-        )
-    if not body:
-        raise InvalidRequest("the body is empty", [FieldError("body", "empty")])
-    try:
-        return _json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest("the body is not valid JSON", [FieldError("body", str(exc))]) from None
+    return ctx_of(request).state_of(FlagsState).hub
 
 
 def _actor(request: Req) -> str:
@@ -107,7 +95,8 @@ async def list_flags(request: Req, archived: bool = False, as_of: str | None = N
 async def create_flag(request: Req) -> Response[FlagOut]:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    flag = await service.create_flag(ctx, project_id, await _json_body(request), _actor(request))
+    body = await read_json(request, FlagIn, limit=MAX_ADMIN_BODY, error=InvalidFlag)
+    flag = await service.create_flag(ctx, project_id, body, _actor(request))
     return Response(flag, status_code=201, headers={"ETag": f'"{flag.version}"'})
 
 
@@ -135,7 +124,7 @@ async def update_flag(request: Req, key: str) -> Response[FlagOut]:
         ctx,
         project_id,
         key,
-        await _json_body(request),
+        await read_json(request, FlagPatch, limit=MAX_ADMIN_BODY, error=InvalidFlag),
         expected_version=service.parse_if_match(request.headers.get("if-match")),
         actor=_actor(request),
     )
@@ -185,7 +174,7 @@ async def list_schedules(request: Req, key: str) -> ScheduleList:
 async def create_schedule(request: Req, key: str) -> ScheduleOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    body = await _json_body(request)
+    body = await read_json(request, ScheduleIn, limit=MAX_ADMIN_BODY, error=InvalidFlag)
     return await service.create_schedule(ctx, project_id, key, body, _actor(request))
 
 
@@ -209,7 +198,8 @@ async def list_cohorts(request: Req) -> CohortList:
 async def create_cohort(request: Req) -> CohortOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    return await cohorts.create_cohort(ctx, project_id, await _json_body(request, MAX_COHORT_BODY))
+    body = await read_json(request, CohortIn, limit=MAX_COHORT_BODY, error=InvalidRequest)
+    return await cohorts.create_cohort(ctx, project_id, body)
 
 
 @get("/api/cohorts/{cohort_id:int}")
@@ -222,7 +212,7 @@ async def get_cohort(request: Req, cohort_id: int) -> CohortOut:
 async def update_cohort(request: Req, cohort_id: int) -> CohortOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    body = await _json_body(request, MAX_COHORT_BODY)
+    body = await read_json(request, CohortPatch, limit=MAX_COHORT_BODY, error=InvalidRequest)
     return await cohorts.update_cohort(ctx, project_id, cohort_id, body)
 
 
@@ -242,7 +232,8 @@ async def list_group_types(request: Req) -> GroupTypeList:
 async def set_group_type(request: Req, index: int) -> GroupTypeOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    return await cohorts.set_group_type(ctx, project_id, index, await _json_body(request))
+    body = await read_json(request, GroupTypeIn, limit=MAX_ADMIN_BODY, error=InvalidRequest)
+    return await cohorts.set_group_type(ctx, project_id, index, body)
 
 
 # --- evaluation (public token) --------------------------------------------------------------
@@ -258,9 +249,8 @@ async def _evaluate(request: Req) -> dict[str, Evaluation]:
         query_token=q.get("token") or q.get("api_key"),
     )
     ctx = ctx_of(request)
-    _, results = await evaluation.evaluate(
-        ctx, hub_of(request), ctx.state[SUBJECTS], ctx.state[READ_POOL], req
-    )
+    state = ctx.state_of(FlagsState)
+    _, results = await evaluation.evaluate(ctx, state.hub, state.subjects, state.read_pool, req)
     return results
 
 
@@ -325,20 +315,23 @@ async def stream(request: Req) -> ServerSentEvent:
     project_id = await _definitions_project(request)
     hub = hub_of(request)
     seen = request.headers.get("last-event-id")
+    keepalive_s = ctx_of(request).settings_of(FlagsConfig).stream_keepalive_s
     return ServerSentEvent(
-        _events(hub, project_id, seen),
+        _events(hub, project_id, seen, keepalive_s),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(hub: Hub, project_id: int, seen: str | None) -> AsyncIterator[Any]:
+async def _events(
+    hub: Hub, project_id: int, seen: str | None, keepalive_s: float
+) -> AsyncIterator[Any]:
     with hub.listen(project_id) as queue:
         current: Snapshot = await hub.snapshot(project_id)
         if current.etag.strip('"') != seen:
             yield _message(current)
         while True:
             try:
-                latest = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                latest = await asyncio.wait_for(queue.get(), keepalive_s)
             except TimeoutError:
                 yield ServerSentEventMessage(comment="keepalive")
                 continue

@@ -14,7 +14,7 @@ import msgspec
 
 from schemas.api import FieldError
 from schemas.flags import DecideResponse, FlagDetail, FlagMetadata, FlagReason, FlagsResponse
-from services.core.bodies import decode_body
+from services.core.bodies import MAX_REQUEST_BYTES, decode_body, decode_json
 from services.flags.errors import InvalidRequest, InvalidToken
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from services.flags.definitions import Hub, Snapshot
     from services.flags.subjects import SubjectCache
 
-_json = msgspec.json.Decoder()
+_OBJECT = dict[str, Any]
 _encoder = msgspec.json.Encoder()
 MAX_KEY_LENGTH = 400
 
@@ -50,14 +50,8 @@ def parse_request(
 ) -> EvalRequest:
     """Decode and check a ``/flags`` body; every fault is named by its field."""
     raw = decode_body(body, content_encoding, content_type, compression)
-    try:
-        data = _json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest("the body is not valid JSON", [FieldError("body", str(exc))]) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest(
-            "the body must be a JSON object", [FieldError("body", "not an object")]
-        )
+    # Properties sent for one evaluation are not stored: a NUL in them is harmless.
+    data = decode_json(raw, _OBJECT, limit=MAX_REQUEST_BYTES, allow_nul=True, error=InvalidRequest)
     errors: list[FieldError] = []
     token = data.get("api_key") or data.get("token") or query_token
     if not isinstance(token, str) or not token:

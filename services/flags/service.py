@@ -6,8 +6,20 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from schemas.api import FieldError
-from schemas.flags import FlagChangeOut, FlagHistory, FlagList, FlagOut, ScheduleList, ScheduleOut
+from schemas.flags import (
+    FlagChangeOut,
+    FlagHistory,
+    FlagIn,
+    FlagList,
+    FlagOut,
+    FlagPatch,
+    ScheduleIn,
+    ScheduleList,
+    ScheduleOut,
+)
 from services.flags import changes, repo
 from services.flags.diff import diff
 from services.flags.errors import (
@@ -22,16 +34,6 @@ from services.flags.errors import (
 if TYPE_CHECKING:
     from services.core.service import Context
 
-CREATE_FIELDS = {"key", "name", "active", "filters", "ensure_experience_continuity", "reason"}
-PATCH_FIELDS = {
-    "name",
-    "active",
-    "filters",
-    "ensure_experience_continuity",
-    "rollout_percentage",
-    "reason",
-}
-SCHEDULE_CHANGE_FIELDS = {"name", "active", "filters", "rollout_percentage"}
 APPLY_SCHEDULE = "flags.apply_schedule"
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
@@ -62,26 +64,6 @@ def parse_if_match(value: str | None) -> int | None:
             [FieldError("If-Match", 'expected the version as an ETag, e.g. "3"')],
         )
     return int(match.group(1))
-
-
-def _body_object(body: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidFlag("the body must be a JSON object", [FieldError("body", "not an object")])
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidFlag(
-            "the body has unknown fields",
-            [
-                FieldError(k, f"unknown field; allowed: {', '.join(sorted(allowed))}")
-                for k in unknown
-            ],
-        )
-    reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 1000:
-        raise InvalidFlag(
-            "reason must be a string", [FieldError("reason", "string of at most 1000")]
-        )
-    return body
 
 
 async def list_flags(ctx: Context, project_id: int, *, archived: bool) -> FlagList:
@@ -125,15 +107,14 @@ async def flags_as_of(
     return out
 
 
-async def create_flag(ctx: Context, project_id: int, body: Any, actor: str) -> FlagOut:
-    body = _body_object(body, CREATE_FIELDS)
+async def create_flag(ctx: Context, project_id: int, body: FlagIn, actor: str) -> FlagOut:
     definition = {
-        "key": body.get("key"),
-        "name": body.get("name", ""),
-        "active": body.get("active", True),
+        "key": body.key,
+        "name": body.name,
+        "active": body.active,
         "archived": False,
-        "filters": body.get("filters", changes.DEFAULT_FILTERS),
-        "ensure_experience_continuity": body.get("ensure_experience_continuity", False),
+        "filters": changes.DEFAULT_FILTERS if body.filters is msgspec.UNSET else body.filters,
+        "ensure_experience_continuity": body.ensure_experience_continuity,
     }
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await changes.lock_project(conn, project_id)
@@ -153,7 +134,7 @@ async def create_flag(ctx: Context, project_id: int, body: Any, actor: str) -> F
             definition=definition,
             kind="create",
             actor=actor,
-            reason=body.get("reason", ""),
+            reason=body.reason,
         )
     await changes.publish(ctx, committed)
     return flag_out(committed.flag)
@@ -163,12 +144,11 @@ async def update_flag(
     ctx: Context,
     project_id: int,
     key: str,
-    body: Any,
+    body: FlagPatch,
     *,
     expected_version: int | None,
     actor: str,
 ) -> FlagOut:
-    body = _body_object(body, PATCH_FIELDS)
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await changes.lock_project(conn, project_id)
         flag = await _current(conn, project_id, key, expected_version)
@@ -178,7 +158,7 @@ async def update_flag(
                 [FieldError("key", "archived")],
             )
         before = changes.definition_of(flag)
-        after = changes.apply_patch(before, body)
+        after = changes.apply_patch(before, msgspec.to_builtins(body))
         kind = changes.kind_of(before, after)
         if kind is None:
             return flag_out(flag)  # nothing changed: no new version
@@ -190,7 +170,7 @@ async def update_flag(
             definition=after,
             kind=kind,
             actor=actor,
-            reason=body.get("reason", ""),
+            reason=body.reason,
         )
     await changes.publish(ctx, committed)
     return flag_out(committed.flag)
@@ -304,41 +284,19 @@ def schedule_out(row: repo.ScheduleRow) -> ScheduleOut:
     )
 
 
-def _parse_schedule(body: Any) -> tuple[datetime, dict[str, Any], str]:
-    if not isinstance(body, dict):
-        raise InvalidFlag("the body must be a JSON object", [FieldError("body", "not an object")])
-    errors = [
-        FieldError(k, "unknown field") for k in sorted(set(body) - {"run_at", "change", "reason"})
-    ]
-    run_at: datetime | None = None
-    raw_at = body.get("run_at")
-    if not isinstance(raw_at, str):
-        errors.append(FieldError("run_at", "required: an ISO 8601 date-time"))
-    else:
-        try:
-            run_at = datetime.fromisoformat(raw_at)
-        except ValueError:
-            errors.append(FieldError("run_at", "not an ISO 8601 date-time"))
-    change = body.get("change")
-    if not isinstance(change, dict) or not change:
-        errors.append(FieldError("change", 'required: an object such as {"active": false}'))
-        change = {}
-    for k in sorted(set(change) - SCHEDULE_CHANGE_FIELDS):
-        errors.append(
-            FieldError(
-                f"change.{k}", f"unknown; allowed: {', '.join(sorted(SCHEDULE_CHANGE_FIELDS))}"
-            )
+def _parse_schedule(body: ScheduleIn) -> tuple[datetime, dict[str, Any], str]:
+    change: dict[str, Any] = msgspec.to_builtins(body.change)
+    if not change:
+        raise InvalidFlag(
+            "the scheduled change is not valid",
+            [FieldError("change", 'required: an object such as {"active": false}')],
         )
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        errors.append(FieldError("reason", "must be a string"))
-    if errors or run_at is None:
-        raise InvalidFlag("the scheduled change is not valid", errors)
-    return (run_at if run_at.tzinfo else run_at.replace(tzinfo=UTC)), change, reason
+    run_at = body.run_at
+    return (run_at if run_at.tzinfo else run_at.replace(tzinfo=UTC)), change, body.reason
 
 
 async def create_schedule(
-    ctx: Context, project_id: int, key: str, body: Any, actor: str
+    ctx: Context, project_id: int, key: str, body: ScheduleIn, actor: str
 ) -> ScheduleOut:
     run_at, change, reason = _parse_schedule(body)
     async with ctx.pool.connection() as conn, conn.transaction():

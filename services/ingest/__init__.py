@@ -9,6 +9,7 @@ from schemas import replay
 from services.core.bus import ConsumerSpec, StreamSpec
 from services.core.service import Context, Service
 from services.ingest.api import router
+from services.ingest.config import IngestConfig
 from services.ingest.consumers import STREAM, Writer, writer_consumers
 from services.ingest.storage import partitions_of, prepare
 from services.ingest.tasks import periodic
@@ -39,4 +40,5 @@ SERVICE = Service(
     consumers=_consumers,
     lifespan=_lifespan,
     periodic=periodic,
+    settings=IngestConfig,
 )

@@ -19,6 +19,7 @@ from schemas.persons import PersonChanged, PersonsMerged
 from services.core import metrics
 from services.core.bus import ConsumerSpec, PoisonMessage
 from services.ingest import persons, repo
+from services.ingest.config import IngestConfig
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -194,7 +195,7 @@ def writer_consumers(ctx: Context, writer: Writer) -> list[ConsumerSpec]:
             durable=DURABLE,
             filter_subject="events.>",
             handler=writer.handle,
-            batch=ctx.settings.writer_fetch_batch,
+            batch=ctx.settings_of(IngestConfig).writer_fetch_batch,
             # While one batch is in PostgreSQL, the next is decoded and staged.
             concurrency=2,
             max_deliver=ctx.settings.writer_max_deliver,

@@ -16,6 +16,7 @@ from schemas.events import CapturedEvent, EventBatch
 from services.core import cursors, metrics, recordings
 from services.ingest import repo
 from services.ingest.capture import parse
+from services.ingest.config import IngestConfig
 from services.ingest.decoding import decode_body
 from services.ingest.errors import (
     CaptureTooLarge,
@@ -65,7 +66,7 @@ async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
     project_id = await ctx.projects.by_token(token)
     if project_id is None:
         raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
-    if req.client_ip and ctx.settings.capture_ip:
+    if req.client_ip and ctx.settings_of(IngestConfig).capture_ip:
         # As PostHog does: the address the event came from, unless the SDK already set one.
         for event in parsed.events:
             event.properties.setdefault("$ip", req.client_ip)

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from services.ingest import repo
+from services.ingest.config import IngestConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("devflow.ingest.storage")
 TIMESCALE = "timescaledb"
-_STATE_KEY = "ingest.partitions"
 
 
 def partition_name(day: date) -> str:
@@ -49,7 +49,7 @@ class Partitions:
             self.known = await repo.list_partitions(conn)
 
     def _expired_before(self) -> date | None:
-        retention = self.ctx.settings.events_retention_days
+        retention = self.ctx.settings_of(IngestConfig).events_retention_days
         return datetime.now(UTC).date() - timedelta(days=retention) if retention else None
 
     async def ensure(self, days: Iterable[date]) -> None:
@@ -81,9 +81,9 @@ class Partitions:
         """Create today's and the next days' partitions; drop those past retention."""
         today = datetime.now(UTC).date()
         await self.refresh()
-        ahead = self.ctx.settings.partitions_ahead_days
+        ahead = self.ctx.settings_of(IngestConfig).partitions_ahead_days
         await self.ensure(today + timedelta(days=i) for i in range(-1, ahead + 1))
-        retention = self.ctx.settings.events_retention_days
+        retention = self.ctx.settings_of(IngestConfig).events_retention_days
         if retention and self.enabled:
             cutoff = partition_name(today - timedelta(days=retention))
             async with self.ctx.pool.connection() as conn:
@@ -98,17 +98,15 @@ class Partitions:
 def partitions_of(ctx: Context) -> Partitions:
     """The process's one view of the partitions, shared by the writer and upkeep (so the writer
     sees at once what upkeep in this process drops)."""
-    partitions = ctx.state.get(_STATE_KEY)
-    if not isinstance(partitions, Partitions):
-        partitions = ctx.state[_STATE_KEY] = Partitions(ctx)
-    return partitions
+    return ctx.state_or(Partitions, lambda: Partitions(ctx))
 
 
 async def apply_timescale_retention(ctx: Context) -> None:
     """Set TimescaleDB's retention policy on ``events`` from the settings."""
+    days = ctx.settings_of(IngestConfig).events_retention_days
     async with ctx.pool.connection() as conn:
         # Several writers may start together; the lock makes them replace the policy in turn.
-        await repo.set_retention_policy(conn, ctx.settings.events_retention_days)
+        await repo.set_retention_policy(conn, days)
 
 
 async def prepare(ctx: Context) -> None:

@@ -8,18 +8,19 @@ from litestar import Request, Response, Router, delete, get, post, put
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from schemas.api import CaptureAccepted, FieldError
-from schemas.replay import (  # noqa: TC001 - Litestar reads handler annotations at runtime
+from schemas.api import CaptureAccepted
+from schemas.replay import (
     ReplayList,
     ReplayOut,
     ReplaySettings,
     SessionEvents,
 )
-from services.core.errors import PayloadTooLarge
+from services.core.bodies import read_json
 from services.core.http import ctx_of, partial_capture_response
 from services.replay import metrics, pages, playback, remote_config, service
 from services.replay.assets import CACHE_CONTROL, AssetCache
 from services.replay.auth import project_of
+from services.replay.errors import InvalidSettings
 
 Req = Request[Any, Any, Any]
 _ACCEPTED = CaptureAccepted()
@@ -88,12 +89,7 @@ async def get_settings(request: Req) -> ReplaySettings:
 async def put_settings(request: Req) -> ReplaySettings:
     ctx = ctx_of(request)
     project_id = await project_of(request, ctx)
-    body = await request.body()
-    if len(body) > MAX_SETTINGS_BODY:
-        raise PayloadTooLarge(
-            f"the body exceeds {MAX_SETTINGS_BODY} bytes",
-            [FieldError("body", f"larger than {MAX_SETTINGS_BODY} bytes")],
-        )
+    body = await read_json(request, ReplaySettings, limit=MAX_SETTINGS_BODY, error=InvalidSettings)
     return await service.put_settings(ctx, project_id, body)
 
 

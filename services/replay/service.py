@@ -15,7 +15,7 @@ from schemas.replay import ReplayList, ReplayOut, ReplaySettings, SessionEvents
 from services.core import bodies, cursors, recordings
 from services.replay import repo
 from services.replay.capture import parse
-from services.replay.config import STATE_KEY, ReplayConfig
+from services.replay.config import ReplayConfig
 from services.replay.errors import (
     InvalidQuery,
     InvalidSettings,
@@ -32,10 +32,8 @@ MAX_EVENTS = 5000
 
 
 def config_of(ctx: Context) -> ReplayConfig:
-    config = ctx.state.get(STATE_KEY)
-    if not isinstance(config, ReplayConfig):
-        config = ctx.state[STATE_KEY] = ReplayConfig.from_env()
-    return config
+    """The replay settings, read at start-up (``DEVFLOW_REPLAY_*``)."""
+    return ctx.settings_of(ReplayConfig)
 
 
 @dataclass(frozen=True)
@@ -230,18 +228,7 @@ async def get_settings(ctx: Context, project_id: int) -> ReplaySettings:
     return ReplaySettings(retention_days=days or config_of(ctx).retention_days)
 
 
-_settings_decoder = msgspec.json.Decoder(ReplaySettings)
-
-
-async def put_settings(ctx: Context, project_id: int, body: bytes) -> ReplaySettings:
-    try:
-        settings = _settings_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise InvalidSettings(str(exc), [FieldError(_field_of(str(exc)), str(exc))]) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidSettings(
-            "the body is not valid JSON", [FieldError("body", str(exc))]
-        ) from None
+async def put_settings(ctx: Context, project_id: int, settings: ReplaySettings) -> ReplaySettings:
     if not 1 <= settings.retention_days <= 3650:
         raise InvalidSettings(
             "retention_days must be between 1 and 3650",
@@ -250,12 +237,3 @@ async def put_settings(ctx: Context, project_id: int, body: bytes) -> ReplaySett
     async with ctx.pool.connection() as conn:
         await repo.upsert_retention(conn, project_id, settings.retention_days)
     return settings
-
-
-def _field_of(message: str) -> str:
-    """The field a msgspec validation message is about: "… - at `$.x`" or "… field `x`"."""
-    if " - at `$." in message:
-        return message.rpartition(" - at `$.")[2].rstrip("`").split(".")[0] or "body"
-    if "field `" in message:
-        return message.rpartition("field `")[2].rstrip("`")
-    return "body"

@@ -17,11 +17,17 @@ from services.core.migrate import migrate
 from services.core.runtime import running
 from services.core.settings import Settings
 from services.ingest import SERVICE, tasks
+from services.ingest.config import IngestConfig
 from services.ingest.storage import partition_name, partitions_of
 from tests.support import Servers, new_database
 
 AHEAD_DAYS = 3
 RETENTION_DAYS = 30
+CONFIGS = {
+    IngestConfig: IngestConfig(
+        events_retention_days=RETENTION_DAYS, partitions_ahead_days=AHEAD_DAYS
+    )
+}
 
 
 @pytest.fixture
@@ -33,8 +39,6 @@ def settings(servers: Servers) -> Iterator[Settings]:
         database_url=url,
         nats_url=nats.url,
         db_pool_max=4,
-        events_retention_days=RETENTION_DAYS,
-        partitions_ahead_days=AHEAD_DAYS,
     )
     nats.stop()
 
@@ -87,7 +91,7 @@ async def test_the_upkeep_job_creates_partitions_ahead_and_drops_expired_ones(
     today = datetime.now(UTC).date()
     ahead = today + timedelta(days=AHEAD_DAYS)
     expired = today - timedelta(days=RETENTION_DAYS + 70)
-    async with running(settings, [SERVICE], role="worker"):
+    async with running(settings, [SERVICE], role="worker", configs=CONFIGS):
         # The run at start-up, done before the writer consumed anything.
         assert {partition_name(today), partition_name(ahead)} <= await _partitions(settings)
         await _execute(settings, _drop(ahead))
@@ -107,7 +111,7 @@ async def test_the_upkeep_job_creates_partitions_ahead_and_drops_expired_ones(
 
 
 async def test_the_api_role_runs_no_upkeep(settings: Settings) -> None:
-    async with running(settings, [SERVICE], role="api"):
+    async with running(settings, [SERVICE], role="api", configs=CONFIGS):
         assert await _partitions(settings) == set()
 
 
@@ -116,7 +120,7 @@ async def test_a_writer_recreates_an_expired_day_another_process_dropped(
 ) -> None:
     # Upkeep runs in one process; another's writer still knows the partition it dropped.
     day = datetime.now(UTC).date() - timedelta(days=RETENTION_DAYS + 10)
-    async with running(settings, [SERVICE], role="api") as ctx:
+    async with running(settings, [SERVICE], role="api", configs=CONFIGS) as ctx:
         partitions = partitions_of(ctx)
         await _execute(settings, _create(day))
         await partitions.refresh()
