@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from schemas import replay
 from schemas.api import EventOut, EventsPage, FieldError, PersonOut
 from schemas.events import CapturedEvent, EventBatch
-from services.core import cursors, metrics, recordings
+from services.core import capture as protocol
+from services.core import cursors, metrics
+from services.core.capture import recordings
 from services.ingest import repo
-from services.ingest.capture import parse
-from services.ingest.decoding import decode_body
 from services.ingest.errors import (
     CaptureTooLarge,
     InvalidQuery,
@@ -53,9 +52,15 @@ class CaptureResult:
 
 async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
     """Validate, authenticate and publish; returns only once JetStream acknowledged every event."""
-    payload = decode_body(req.body, req.content_encoding, req.content_type, req.compression)
     now = datetime.now(UTC)
-    parsed = parse(payload, now=now, query_sent_at_ms=req.sent_at_ms)
+    parsed = protocol.read(
+        req.body,
+        content_encoding=req.content_encoding,
+        content_type=req.content_type,
+        compression=req.compression,
+        now=now,
+        query_sent_at_ms=req.sent_at_ms,
+    )
     token = parsed.token or req.query_token
     if not token:
         raise InvalidToken(
@@ -69,21 +74,15 @@ async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
         # As PostHog does: the address the event came from, unless the SDK already set one.
         for event in parsed.events:
             event.properties.setdefault("$ip", req.client_ip)
+    if parsed.events:
+        await publish_events(ctx, project_id, now, parsed.events)
     # $snapshot events are recordings: they go to the replay service, not to the events table.
-    events = [e for e in parsed.events if e.event != replay.SNAPSHOT_EVENT]
-    snapshots = [
-        replay.from_properties(e.uuid, e.distinct_id, e.timestamp, e.properties)
-        for e in parsed.events
-        if e.event == replay.SNAPSHOT_EVENT
-    ]
-    if events:
-        await publish_events(ctx, project_id, now, events)
-    if snapshots:
-        await publish_snapshots(ctx, project_id, now, snapshots)
-    metrics.EVENTS_ACCEPTED.inc(len(parsed.events))
+    if parsed.snapshots:
+        await recordings.publish(ctx, project_id, now, parsed.snapshots)
+    metrics.EVENTS_ACCEPTED.inc(parsed.accepted)
     for err in parsed.errors:
         metrics.EVENTS_REJECTED.labels(err.field).inc()
-    return CaptureResult(accepted=len(parsed.events), errors=parsed.errors)
+    return CaptureResult(accepted=parsed.accepted, errors=parsed.errors)
 
 
 async def publish_events(
@@ -99,18 +98,6 @@ async def publish_events(
             msg_id=msg_id,
             timeout_s=ctx.settings.publish_timeout_s,
         )
-
-
-async def publish_snapshots(
-    ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
-) -> None:
-    try:
-        await recordings.publish(ctx, project_id, now, snapshots)
-    except replay.SnapshotTooLarge as exc:
-        raise CaptureTooLarge(
-            "a $snapshot event is larger than the broker accepts",
-            [FieldError("size", str(exc))],
-        ) from None
 
 
 def _chunks(

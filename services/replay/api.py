@@ -38,6 +38,7 @@ async def capture(request: Req) -> Response[Any]:
             content_type=request.headers.get("content-type", ""),
             compression=q.get("compression"),
             query_token=q.get("token") or q.get("api_key"),
+            sent_at_ms=q.get("_"),
         ),
     )
     metrics.SNAPSHOTS_ACCEPTED.inc(result.accepted)

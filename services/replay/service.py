@@ -9,18 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from schemas import replay
 from schemas.api import FieldError
 from schemas.replay import ReplayList, ReplayOut, ReplaySettings, SessionEvents
-from services.core import bodies, cursors, recordings
+from services.core import capture as protocol
+from services.core import cursors
+from services.core.capture import recordings
 from services.replay import repo
-from services.replay.capture import parse
 from services.replay.config import STATE_KEY, ReplayConfig
 from services.replay.errors import (
     InvalidQuery,
     InvalidSettings,
     InvalidToken,
-    RecordingTooLarge,
     ReplayNotFound,
 )
 
@@ -45,6 +44,8 @@ class CaptureRequest:
     content_type: str
     compression: str | None
     query_token: str | None
+    # ``?_=``: the client's send time in epoch milliseconds, for clock-skew correction.
+    sent_at_ms: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,16 @@ class CaptureResult:
 
 async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
     """Validate, authenticate and publish; returns once JetStream acknowledged every snapshot."""
-    payload = bodies.decode_body(req.body, req.content_encoding, req.content_type, req.compression)
     now = datetime.now(UTC)
-    parsed = parse(payload, now)
+    parsed = protocol.read(
+        req.body,
+        content_encoding=req.content_encoding,
+        content_type=req.content_type,
+        compression=req.compression,
+        now=now,
+        query_sent_at_ms=req.sent_at_ms,
+        snapshots_only=True,
+    )
     token = parsed.token or req.query_token
     if not token:
         raise InvalidToken(
@@ -68,20 +76,8 @@ async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
     if project_id is None:
         raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
     if parsed.snapshots:
-        await publish(ctx, project_id, now, parsed.snapshots)
-    return CaptureResult(accepted=len(parsed.snapshots), errors=parsed.errors)
-
-
-async def publish(
-    ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
-) -> None:
-    try:
-        await recordings.publish(ctx, project_id, now, snapshots)
-    except replay.SnapshotTooLarge as exc:
-        raise RecordingTooLarge(
-            "a snapshot is larger than the broker accepts, even compressed",
-            [FieldError("size", str(exc))],
-        ) from None
+        await recordings.publish(ctx, project_id, now, parsed.snapshots)
+    return CaptureResult(accepted=parsed.accepted, errors=parsed.errors)
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -128,7 +124,7 @@ def _time(name: str, value: str | None) -> datetime | None:
 
 
 def session_id_param(session_id: str) -> str:
-    reason = replay.session_id_problem(session_id)
+    reason = recordings.session_id_problem(session_id)
     if reason:
         raise InvalidQuery("the session id is not valid", [FieldError("session_id", reason)])
     return session_id
