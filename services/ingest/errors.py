@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.capture.errors import CaptureTooLarge, InvalidCapture
+from services.core.capture.errors import CaptureTooLarge, InvalidCapture, InvalidToken
 from services.core.errors import DomainError, NotFound, Unauthorized
 
 # The capture protocol's errors are the kernel's (services.core.capture), named here too.
@@ -14,10 +14,6 @@ __all__ = [
     "InvalidToken",
     "PersonNotFound",
 ]
-
-
-class InvalidToken(Unauthorized):
-    title = "Invalid project token"
 
 
 class InvalidSecretKey(Unauthorized):

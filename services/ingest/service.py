@@ -16,12 +16,7 @@ from services.core import capture as protocol
 from services.core import cursors, metrics
 from services.core.capture import recordings
 from services.ingest import repo
-from services.ingest.errors import (
-    CaptureTooLarge,
-    InvalidQuery,
-    InvalidToken,
-    PersonNotFound,
-)
+from services.ingest.errors import CaptureTooLarge, InvalidQuery, PersonNotFound
 
 if TYPE_CHECKING:
     from services.core.service import Context
@@ -33,43 +28,15 @@ MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
-class CaptureRequest:
-    body: bytes
-    content_encoding: str
-    content_type: str
-    compression: str | None
-    sent_at_ms: str | None
-    query_token: str | None
-    # The client's address for ``$ip``; None when the client asked not to record it (ip=0).
-    client_ip: str | None = None
-
-
-@dataclass(frozen=True)
 class CaptureResult:
     accepted: int
     errors: list[FieldError]
 
 
-async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
+async def capture(ctx: Context, req: protocol.CaptureRequest) -> CaptureResult:
     """Validate, authenticate and publish; returns only once JetStream acknowledged every event."""
-    now = datetime.now(UTC)
-    parsed = protocol.read(
-        req.body,
-        content_encoding=req.content_encoding,
-        content_type=req.content_type,
-        compression=req.compression,
-        now=now,
-        query_sent_at_ms=req.sent_at_ms,
-    )
-    token = parsed.token or req.query_token
-    if not token:
-        raise InvalidToken(
-            "no project token in the request",
-            [FieldError("api_key", "missing: send api_key, token or $token")],
-        )
-    project_id = await ctx.projects.by_token(token)
-    if project_id is None:
-        raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
+    accepted = await protocol.accept(ctx, req)
+    parsed, project_id, now = accepted.parsed, accepted.project_id, accepted.now
     if req.client_ip and ctx.settings.capture_ip:
         # As PostHog does: the address the event came from, unless the SDK already set one.
         for event in parsed.events:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, Unauthorized
-
-
-class InvalidToken(Unauthorized):
-    title = "Invalid project token"
+from services.core.errors import DomainError, NotFound
 
 
 class InvalidQuery(DomainError):

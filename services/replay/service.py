@@ -16,12 +16,7 @@ from services.core import cursors
 from services.core.capture import recordings
 from services.replay import repo
 from services.replay.config import STATE_KEY, ReplayConfig
-from services.replay.errors import (
-    InvalidQuery,
-    InvalidSettings,
-    InvalidToken,
-    ReplayNotFound,
-)
+from services.replay.errors import InvalidQuery, InvalidSettings, ReplayNotFound
 
 if TYPE_CHECKING:
     from services.core.service import Context
@@ -38,45 +33,17 @@ def config_of(ctx: Context) -> ReplayConfig:
 
 
 @dataclass(frozen=True)
-class CaptureRequest:
-    body: bytes
-    content_encoding: str
-    content_type: str
-    compression: str | None
-    query_token: str | None
-    # ``?_=``: the client's send time in epoch milliseconds, for clock-skew correction.
-    sent_at_ms: str | None = None
-
-
-@dataclass(frozen=True)
 class CaptureResult:
     accepted: int
     errors: list[FieldError]
 
 
-async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
+async def capture(ctx: Context, req: protocol.CaptureRequest) -> CaptureResult:
     """Validate, authenticate and publish; returns once JetStream acknowledged every snapshot."""
-    now = datetime.now(UTC)
-    parsed = protocol.read(
-        req.body,
-        content_encoding=req.content_encoding,
-        content_type=req.content_type,
-        compression=req.compression,
-        now=now,
-        query_sent_at_ms=req.sent_at_ms,
-        snapshots_only=True,
-    )
-    token = parsed.token or req.query_token
-    if not token:
-        raise InvalidToken(
-            "no project token in the request",
-            [FieldError("api_key", "missing: send api_key, token or $token")],
-        )
-    project_id = await ctx.projects.by_token(token)
-    if project_id is None:
-        raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
+    accepted = await protocol.accept(ctx, req, snapshots_only=True)
+    parsed = accepted.parsed
     if parsed.snapshots:
-        await recordings.publish(ctx, project_id, now, parsed.snapshots)
+        await recordings.publish(ctx, accepted.project_id, accepted.now, parsed.snapshots)
     return CaptureResult(accepted=parsed.accepted, errors=parsed.errors)
 
 

@@ -37,13 +37,16 @@ def _read(doc: dict[str, Any], *, snapshots_only: bool | None = None) -> ParsedR
     url = urlsplit(req["path"])
     query = dict(parse_qsl(url.query))
     headers = {k.lower(): v for k, v in req["headers"].items()}
-    return capture.read(
-        base64.b64decode(req["body_base64"]),
+    request = capture.CaptureRequest(
+        body=base64.b64decode(req["body_base64"]),
         content_encoding=headers.get("content-encoding", ""),
         content_type=headers.get("content-type", ""),
         compression=query.get("compression"),
+        sent_at_ms=query.get("_"),
+    )
+    return capture.read(
+        request,
         now=datetime.fromisoformat(doc["now"]),
-        query_sent_at_ms=query.get("_"),
         snapshots_only=url.path.startswith("/s") if snapshots_only is None else snapshots_only,
     )
 

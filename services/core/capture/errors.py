@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, PayloadTooLarge
+from services.core.errors import DomainError, PayloadTooLarge, Unauthorized
 
 
 class InvalidBody(DomainError):
@@ -21,3 +21,7 @@ class InvalidCapture(DomainError):
 
 class CaptureTooLarge(PayloadTooLarge):
     title = "Capture request too large"
+
+
+class InvalidToken(Unauthorized):
+    title = "Invalid project token"
