@@ -83,6 +83,8 @@ _any_decoder = msgspec.json.Decoder()
 
 @dataclass
 class ParsedRequest:
+    """The events and recordings of one request, the refused ones as field errors by index."""
+
     token: str | None
     events: list[CapturedEvent] = field(default_factory=list)
     snapshots: list[replay.Snapshot] = field(default_factory=list)
@@ -92,6 +94,7 @@ class ParsedRequest:
 
     @property
     def accepted(self) -> int:
+        """Events and snapshots accepted."""
         return len(self.events) + len(self.snapshots)
 
 
