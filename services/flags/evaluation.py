@@ -14,7 +14,9 @@ import msgspec
 
 from schemas.api import FieldError
 from schemas.flags import DecideResponse, FlagDetail, FlagMetadata, FlagReason, FlagsResponse
-from services.core.bodies import MAX_REQUEST_BYTES, decode_body, decode_json
+from services.core.bodies import decode_json
+from services.core.capture.encoding import decode_body
+from services.core.capture.limits import MAX_REQUEST_BYTES
 from services.flags.errors import InvalidRequest, InvalidToken
 
 if TYPE_CHECKING:

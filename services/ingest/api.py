@@ -10,15 +10,15 @@ from litestar.params import Parameter
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from schemas.api import CaptureAccepted, EventsPage, FieldError, PersonOut
+from schemas.api import EventsPage, FieldError, PersonOut
+from services.core import capture as protocol
 from services.core.auth import require_secret_key
-from services.core.http import ctx_of, partial_capture_response
+from services.core.http import ctx_of
 from services.ingest import service
 from services.ingest.errors import InvalidQuery
 
 PERSONS_PREFIX = "/api/persons/"
 CAPTURE_PATHS = ["/capture", "/batch", "/e", "/i/v0/e", "/track"]
-_ACCEPTED = CaptureAccepted()
 tracer = trace.get_tracer("devflow.ingest")
 
 
@@ -36,30 +36,9 @@ async def capture(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _capture(request: Request[Any, Any, Any]) -> Response[Any]:
-    q = request.query_params
-    result = await service.capture(
-        ctx_of(request),
-        service.CaptureRequest(
-            body=await request.body(),
-            content_encoding=request.headers.get("content-encoding", ""),
-            content_type=request.headers.get("content-type", ""),
-            compression=q.get("compression"),
-            sent_at_ms=q.get("_"),
-            query_token=q.get("token") or q.get("api_key"),
-            client_ip=None if q.get("ip") == "0" else _client_ip(request),
-        ),
-    )
-    if result.errors:
-        return partial_capture_response(result.accepted, result.errors)
-    if q.get("beacon") == "1":
-        return Response(b"", status_code=204)
-    return Response(_ACCEPTED, status_code=200)
-
-
-def _client_ip(request: Request[Any, Any, Any]) -> str | None:
-    # Behind the reverse proxy (compose), the client is the first X-Forwarded-For entry.
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    return forwarded or (request.client.host if request.client else None)
+    req = await protocol.capture_request(request)
+    result = await service.capture(ctx_of(request), req)
+    return protocol.capture_response(request, result.accepted, result.errors)
 
 
 @get("/api/events")

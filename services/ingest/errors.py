@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized
+from services.core.capture.errors import CaptureTooLarge, InvalidCapture, InvalidToken
+from services.core.errors import DomainError, NotFound, Unauthorized
 
-
-class InvalidCapture(DomainError):
-    title = "Invalid capture request"
-
-
-class CaptureTooLarge(PayloadTooLarge):
-    title = "Capture request too large"
-
-
-class InvalidToken(Unauthorized):
-    title = "Invalid project token"
+# The capture protocol's errors are the kernel's (services.core.capture), named here too.
+__all__ = [
+    "CaptureTooLarge",
+    "InvalidCapture",
+    "InvalidQuery",
+    "InvalidSecretKey",
+    "InvalidToken",
+    "PersonNotFound",
+]
 
 
 class InvalidSecretKey(Unauthorized):

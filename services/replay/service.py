@@ -9,20 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from schemas import replay
 from schemas.api import FieldError
 from schemas.replay import ReplayList, ReplayOut, ReplaySettings, SessionEvents
-from services.core import bodies, cursors, recordings
+from services.core import capture as protocol
+from services.core import cursors
+from services.core.capture import recordings
 from services.replay import repo
-from services.replay.capture import parse
 from services.replay.config import ReplayConfig
-from services.replay.errors import (
-    InvalidQuery,
-    InvalidSettings,
-    InvalidToken,
-    RecordingTooLarge,
-    ReplayNotFound,
-)
+from services.replay.errors import InvalidQuery, InvalidSettings, ReplayNotFound
 
 if TYPE_CHECKING:
     from services.core.service import Context
@@ -37,49 +31,18 @@ def config_of(ctx: Context) -> ReplayConfig:
 
 
 @dataclass(frozen=True)
-class CaptureRequest:
-    body: bytes
-    content_encoding: str
-    content_type: str
-    compression: str | None
-    query_token: str | None
-
-
-@dataclass(frozen=True)
 class CaptureResult:
     accepted: int
     errors: list[FieldError]
 
 
-async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
+async def capture(ctx: Context, req: protocol.CaptureRequest) -> CaptureResult:
     """Validate, authenticate and publish; returns once JetStream acknowledged every snapshot."""
-    payload = bodies.decode_body(req.body, req.content_encoding, req.content_type, req.compression)
-    now = datetime.now(UTC)
-    parsed = parse(payload, now)
-    token = parsed.token or req.query_token
-    if not token:
-        raise InvalidToken(
-            "no project token in the request",
-            [FieldError("api_key", "missing: send api_key, token or $token")],
-        )
-    project_id = await ctx.projects.by_token(token)
-    if project_id is None:
-        raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
+    accepted = await protocol.accept(ctx, req, snapshots_only=True)
+    parsed = accepted.parsed
     if parsed.snapshots:
-        await publish(ctx, project_id, now, parsed.snapshots)
-    return CaptureResult(accepted=len(parsed.snapshots), errors=parsed.errors)
-
-
-async def publish(
-    ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
-) -> None:
-    try:
-        await recordings.publish(ctx, project_id, now, snapshots)
-    except replay.SnapshotTooLarge as exc:
-        raise RecordingTooLarge(
-            "a snapshot is larger than the broker accepts, even compressed",
-            [FieldError("size", str(exc))],
-        ) from None
+        await recordings.publish(ctx, accepted.project_id, accepted.now, parsed.snapshots)
+    return CaptureResult(accepted=parsed.accepted, errors=parsed.errors)
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -126,7 +89,7 @@ def _time(name: str, value: str | None) -> datetime | None:
 
 
 def session_id_param(session_id: str) -> str:
-    reason = replay.session_id_problem(session_id)
+    reason = recordings.session_id_problem(session_id)
     if reason:
         raise InvalidQuery("the session id is not valid", [FieldError("session_id", reason)])
     return session_id
