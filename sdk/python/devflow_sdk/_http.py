@@ -28,8 +28,9 @@ from devflow_sdk.errors import APIError, TransportError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping
 
-__all__ = ["DEFAULT_USER_AGENT", "AsyncTransport", "Response", "Transport"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_USER_AGENT", "AsyncTransport", "Response", "Transport"]
 
+DEFAULT_HOST = "http://127.0.0.1:8000"
 DEFAULT_USER_AGENT = f"devflow-sdk-python/{__version__}"
 
 _GZIP_LEVEL = 6
