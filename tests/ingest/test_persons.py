@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.ingest.factories import ev, read_person, send, settled
+from tests.ingest.factories import alias, ev, identify, read_person, send, settled
 from tests.support import Server, Stack
 
 
@@ -18,7 +18,7 @@ def test_identify_merges_two_existing_persons_and_old_events_follow(
     send(http, project, [ev("view", "user-a", **{"$set": {"plan": "pro"}})])
     settled(server, project, 2)
     before = read_person(http, project, "anon-a")["id"]
-    send(http, project, [ev("$identify", "user-a", **{"$anon_distinct_id": "anon-a"})])
+    send(http, project, [identify("user-a", anon="anon-a")])
     events = settled(server, project, 3)
     person = read_person(http, project, "user-a")
     assert set(person["distinct_ids"]) == {"anon-a", "user-a"}
@@ -34,13 +34,13 @@ def test_merge_refused_for_illegal_ids_and_identified_sources(
         http,
         project,
         [
-            ev("$identify", "user-b"),
-            ev("$identify", "user-c"),
+            identify("user-b"),
+            identify("user-c"),
             # user-c is identified: it can't be swallowed by user-b.
-            ev("$create_alias", "user-b", alias="user-c"),
+            alias("user-b", "user-c"),
             # SDK placeholders never join persons.
-            ev("$identify", "user-b", **{"$anon_distinct_id": "undefined"}),
-            ev("$identify", "user-b", **{"$anon_distinct_id": "null"}),
+            identify("user-b", anon="undefined"),
+            identify("user-b", anon="null"),
         ],
     )
     settled(server, project, 5)
