@@ -24,6 +24,7 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
     """The durable consumers that store billing plans and churn scores as traits."""
 
     async def handle(msgs: Sequence[Msg]) -> None:
+        """Store the batch's traits (the consumer handler)."""
         await store_traits(ctx, msgs)
 
     return [
