@@ -23,7 +23,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
-    """A ``application/problem+json`` response carrying ``problem``."""
+    """An ``application/problem+json`` response carrying ``problem``."""
     return Response(
         _encoder.encode(problem),
         status_code=problem.status,

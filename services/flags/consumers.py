@@ -46,7 +46,7 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
 async def store_traits(ctx: Context, msgs: Sequence[Msg]) -> None:
     """Store a batch of trait messages in one transaction, then tell every instance.
 
-    An undecodable message, or a subscription naming neither a person nor a group, is a
+    An undecodable message, or a subscription naming neither a person nor a group, raises
     :class:`PoisonMessage`. The notification goes out after the commit, so an instance that
     drops its cache reads the new traits.
     """

@@ -226,7 +226,7 @@ async def insert_persons(conn: Conn, project_id: int, rows: list[PersonValues]) 
 
 
 async def update_persons(conn: Conn, rows: list[PersonValues]) -> None:
-    """Write changed persons back, moving each one's version."""
+    """Write changed persons back, bumping each one's version."""
     if rows:
         await conn.execute(UPDATE_PERSONS, _columns(rows))
 
