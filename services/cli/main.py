@@ -33,6 +33,7 @@ DEFAULT_PROJECT = "Default project"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``devflow`` with ``argv``; returns the exit status (2 for a platform error)."""
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -139,6 +140,7 @@ def _progress(step: str, started: float) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    """``devflow up``: migrate and serve every service; embedded PostgreSQL and NATS unless set."""
     settings = _settings(args)
     services = registry.load(list(registry.AVAILABLE))
     configs = _configs(services)
@@ -247,6 +249,7 @@ def _draining_server_class() -> type[Any]:
         streams end at once instead of holding the exit for the graceful timeout."""
 
         async def shutdown(self, sockets: Any = None) -> None:
+            """Set ``ctx.draining`` first, then let uvicorn shut down as usual."""
             ctx = getattr(getattr(self.config.app, "state", None), "ctx", None)
             if ctx is not None:
                 ctx.draining.set()
@@ -277,6 +280,7 @@ def _run_headless(
     from services.core.runtime import running
 
     async def body() -> None:
+        """Run the worker services until SIGINT or SIGTERM."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -290,6 +294,7 @@ def _run_headless(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``devflow run``: the named services against external, migrated PostgreSQL and NATS."""
     settings = _settings(args)
     if not settings.database_url or not settings.nats_url:
         raise ConfigError("devflow run needs DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL")
@@ -337,6 +342,7 @@ def _database(args: argparse.Namespace) -> Iterator[str]:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """``devflow migrate``: apply the pending migrations and name them."""
     with _database(args) as url:
         applied = migrate(url)
     print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
@@ -344,6 +350,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_project_create(args: argparse.Namespace) -> int:
+    """``devflow project create``: create a project and print its token and key."""
     name = args.name.strip()
     if not 1 <= len(name) <= 200:
         raise ConfigError("--name must be 1 to 200 characters")
@@ -358,6 +365,7 @@ def cmd_project_create(args: argparse.Namespace) -> int:
 
 
 def cmd_project_list(args: argparse.Namespace) -> int:
+    """``devflow project list``: every project with its token and secret key."""
     with _database(args) as url, psycopg.connect(url) as conn:
         projects = list_projects(conn)
     if args.json:
@@ -369,9 +377,11 @@ def cmd_project_list(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    """``devflow rebuild``: recompute a projection from its log; 1 when ``--check`` differs."""
     module = importlib.import_module(registry.REBUILDABLE[args.projection])
 
     async def run(url: str) -> Any:
+        """Rebuild (or only compare) on one connection to ``url``."""
         async with await psycopg.AsyncConnection.connect(url) as conn:
             return await module.rebuild(conn, args.project, apply=not args.check)
 
@@ -385,6 +395,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_experiment(args: argparse.Namespace) -> int:
+    """``devflow demo experiment``: seed an experiment through a running platform."""
     from services.cli import demo
 
     if not 10 <= args.people <= 1_000_000:
@@ -416,6 +427,7 @@ def cmd_demo_experiment(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas_export(args: argparse.Namespace) -> int:
+    """``devflow schemas export``: write the wire contracts as JSON Schema files."""
     from schemas.export import DEFAULT_DIR, export
 
     for path in export(Path(args.out) if args.out else DEFAULT_DIR):

@@ -31,6 +31,7 @@ REBUILDABLE = {"flags": "services.flags.rebuild"}
 
 
 def load(names: list[str]) -> list[Service]:
+    """The named services (each once); :class:`ConfigError` naming unknown ones."""
     unknown = [n for n in names if n not in AVAILABLE]
     if unknown:
         raise ConfigError(

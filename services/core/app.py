@@ -45,6 +45,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        """Run the services' start-up and shutdown around the app, sharing the context."""
         async with running(settings, services, role, configs) as ctx:
             app.state.ctx = ctx
             yield
@@ -70,6 +71,7 @@ def create_app(
 
 def _metrics_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        """Count and time HTTP requests by method, route template and status."""
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
@@ -77,6 +79,7 @@ def _metrics_middleware(app: ASGIApp) -> ASGIApp:
         status = [500]
 
         async def send_wrapper(message: Message) -> None:
+            """Note the response status on its way out."""
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)

@@ -22,10 +22,14 @@ if TYPE_CHECKING:
 
 
 class InvalidBody(DomainError):
+    """A request body that can't be read or decoded into its type (400)."""
+
     title = "Invalid request body"
 
 
 class BodyTooLarge(PayloadTooLarge):
+    """A request body over its endpoint's size limit (413)."""
+
     title = "Request body too large"
 
 

@@ -255,9 +255,11 @@ class Jobs:
         self, ctx: JobContext, job: Job, loop: asyncio.AbstractEventLoop
     ) -> Callable[[dict[str, Any]], None]:
         async def call(payload: dict[str, Any]) -> None:
+            """Run the job's coroutine with its context."""
             await job.fn(ctx, payload)
 
         def run(payload: dict[str, Any]) -> None:
+            """Dramatiq's actor body: run the job on the service's loop and wait for it."""
             # A worker thread: wait for the coroutine on the service's loop. An exception makes
             # dramatiq's Retries middleware enqueue the message again with a backoff.
             started = time.perf_counter()
@@ -317,9 +319,11 @@ class _Scheduler:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start the loop that takes periodic jobs' locks and fires them."""
         self._task = asyncio.create_task(self._run(), name="periodic-scheduler")
 
     async def stop(self) -> None:
+        """Ask the loop to stop; running periodic jobs get a grace period to finish."""
         self._stopping.set()
         if self._task is not None:
             with contextlib.suppress(TimeoutError):

@@ -75,6 +75,8 @@ Lifespan = Callable[["Context"], AbstractAsyncContextManager[None]]
 
 @dataclass(frozen=True)
 class Service:
+    """What a service contributes to a process: routes, streams, consumers, jobs, settings."""
+
     name: str
     router: Router | None = None
     streams: list[StreamSpec] = field(default_factory=list)

@@ -62,6 +62,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def data_path(self) -> Path:
+        """``data_dir`` as an absolute path, ``~`` expanded."""
         return Path(self.data_dir).expanduser().resolve()
 
     @classmethod

@@ -51,6 +51,7 @@ Req = Request[Any, Any, Any]
 
 
 def hub_of(request: Req) -> Hub:
+    """The process's definitions hub, from the app state."""
     return ctx_of(request).state_of(FlagsState).hub
 
 
@@ -82,6 +83,10 @@ def _etagged(flag: FlagOut) -> Response[FlagOut]:
 
 @get("/api/feature_flags")
 async def list_flags(request: Req, archived: bool = False, as_of: str | None = None) -> FlagList:
+    """List the project's flags (archived too with ``archived``), or those in force ``as_of``.
+
+    Secret key (401); 400 when ``as_of`` is not ISO 8601.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     moment = _as_of(as_of)
@@ -93,6 +98,10 @@ async def list_flags(request: Req, archived: bool = False, as_of: str | None = N
 
 @post("/api/feature_flags", status_code=201)
 async def create_flag(request: Req) -> Response[FlagOut]:
+    """Create a flag; its version comes back as ``ETag``.
+
+    Secret key (401); 400 for an invalid definition or a taken key, 413 over 1 MiB.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     body = await read_json(request, FlagIn, limit=MAX_ADMIN_BODY, error=InvalidFlag)
@@ -102,6 +111,10 @@ async def create_flag(request: Req) -> Response[FlagOut]:
 
 @get("/api/feature_flags/{key:str}")
 async def get_flag(request: Req, key: str, as_of: str | None = None) -> Response[FlagOut]:
+    """One flag by key with its version as ``ETag``, or as it was ``as_of`` (from the log).
+
+    Secret key (401); 404 for no such flag (or none in force at ``as_of``).
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     moment = _as_of(as_of)
@@ -118,6 +131,10 @@ async def get_flag(request: Req, key: str, as_of: str | None = None) -> Response
 
 @patch("/api/feature_flags/{key:str}")
 async def update_flag(request: Req, key: str) -> Response[FlagOut]:
+    """Change part of a flag, conditionally on ``If-Match``; no-op patches make no version.
+
+    Secret key (401); 400 invalid result, 404 unknown key, 409 stale version or archived flag.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     flag = await service.update_flag(
@@ -133,11 +150,19 @@ async def update_flag(request: Req, key: str) -> Response[FlagOut]:
 
 @delete("/api/feature_flags/{key:str}", status_code=200)
 async def archive_flag(request: Req, key: str, reason: str = "") -> Response[FlagOut]:
+    """Archive a flag (PostHog's delete); it keeps its key and history.
+
+    Secret key (401); 404 unknown key, 409 stale version or an active flag depends on it.
+    """
     return await _set_archived(request, key, archived=True, reason=reason)
 
 
 @post("/api/feature_flags/{key:str}/restore", status_code=200)
 async def restore_flag(request: Req, key: str, reason: str = "") -> Response[FlagOut]:
+    """Restore an archived flag.
+
+    Secret key (401); 400 when no longer valid, 404 unknown key, 409 stale version.
+    """
     return await _set_archived(request, key, archived=False, reason=reason)
 
 
@@ -160,18 +185,24 @@ async def _set_archived(
 
 @get("/api/feature_flags/{key:str}/history")
 async def flag_history(request: Req, key: str) -> FlagHistory:
+    """Every version of a flag, oldest first, with diffs. Secret key (401); 404 unknown key."""
     ctx = ctx_of(request)
     return await service.history(ctx, await require_secret_key(request, ctx), key)
 
 
 @get("/api/feature_flags/{key:str}/schedules")
 async def list_schedules(request: Req, key: str) -> ScheduleList:
+    """The flag's scheduled changes. Secret key (401); 404 unknown key."""
     ctx = ctx_of(request)
     return await service.list_schedules(ctx, await require_secret_key(request, ctx), key)
 
 
 @post("/api/feature_flags/{key:str}/schedules", status_code=201)
 async def create_schedule(request: Req, key: str) -> ScheduleOut:
+    """Schedule a change to a flag at ``run_at``.
+
+    Secret key (401); 400 when it would make the flag invalid now, 404 unknown key.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     body = await read_json(request, ScheduleIn, limit=MAX_ADMIN_BODY, error=InvalidFlag)
@@ -180,6 +211,10 @@ async def create_schedule(request: Req, key: str) -> ScheduleOut:
 
 @delete("/api/feature_flags/{key:str}/schedules/{schedule_id:int}", status_code=200)
 async def cancel_schedule(request: Req, key: str, schedule_id: int) -> ScheduleOut:
+    """Cancel a pending scheduled change.
+
+    Secret key (401); 404 not this flag's schedule, 409 already applied, failed or cancelled.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     return await service.cancel_schedule(ctx, project_id, key, schedule_id)
@@ -190,12 +225,17 @@ async def cancel_schedule(request: Req, key: str, schedule_id: int) -> ScheduleO
 
 @get("/api/cohorts")
 async def list_cohorts(request: Req) -> CohortList:
+    """The project's cohorts. Secret key (401)."""
     ctx = ctx_of(request)
     return await cohorts.list_cohorts(ctx, await require_secret_key(request, ctx))
 
 
 @post("/api/cohorts", status_code=201)
 async def create_cohort(request: Req) -> CohortOut:
+    """Create a dynamic (filters) or static (distinct ids) cohort.
+
+    Secret key (401); 400 invalid cohort, 413 over 16 MiB.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     body = await read_json(request, CohortIn, limit=MAX_COHORT_BODY, error=InvalidRequest)
@@ -204,12 +244,17 @@ async def create_cohort(request: Req) -> CohortOut:
 
 @get("/api/cohorts/{cohort_id:int}")
 async def get_cohort(request: Req, cohort_id: int) -> CohortOut:
+    """One cohort. Secret key (401); 404 when the project has no such cohort."""
     ctx = ctx_of(request)
     return await cohorts.get_cohort(ctx, await require_secret_key(request, ctx), cohort_id)
 
 
 @patch("/api/cohorts/{cohort_id:int}")
 async def update_cohort(request: Req, cohort_id: int) -> CohortOut:
+    """Change a cohort's name, description, filters or static members.
+
+    Secret key (401); 400 invalid (incl. static <-> dynamic), 404 unknown, 413 over 16 MiB.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     body = await read_json(request, CohortPatch, limit=MAX_COHORT_BODY, error=InvalidRequest)
@@ -218,18 +263,24 @@ async def update_cohort(request: Req, cohort_id: int) -> CohortOut:
 
 @delete("/api/cohorts/{cohort_id:int}", status_code=204)
 async def delete_cohort(request: Req, cohort_id: int) -> None:
+    """Delete a cohort. Secret key (401); 404 unknown, 409 while an active flag targets it."""
     ctx = ctx_of(request)
     await cohorts.delete_cohort(ctx, await require_secret_key(request, ctx), cohort_id)
 
 
 @get("/api/group_types")
 async def list_group_types(request: Req) -> GroupTypeList:
+    """The project's group types by index. Secret key (401)."""
     ctx = ctx_of(request)
     return await cohorts.list_group_types(ctx, await require_secret_key(request, ctx))
 
 
 @put("/api/group_types/{index:int}")
 async def set_group_type(request: Req, index: int) -> GroupTypeOut:
+    """Name the group type at an index (0-4).
+
+    Secret key (401); 400 index out of range, 409 the name already has another index.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     body = await read_json(request, GroupTypeIn, limit=MAX_ADMIN_BODY, error=InvalidRequest)
@@ -256,6 +307,10 @@ async def _evaluate(request: Req) -> dict[str, Evaluation]:
 
 @post(["/flags", "/flags/"], status_code=200)
 async def flags(request: Req) -> Response[bytes]:
+    """Evaluate flags for a subject (``/flags``; ``v=1`` answers in ``/decide``'s shape).
+
+    Project token; 400 unsupported version or invalid body, 401 missing or unknown token.
+    """
     v = request.query_params.get("v", "2")
     if v not in ("1", "2", "3", "4"):
         raise InvalidRequest("unsupported version", [FieldError("v", "must be 2, 3 or 4")])
@@ -269,6 +324,10 @@ async def flags(request: Req) -> Response[bytes]:
 
 @post(["/decide", "/decide/"], status_code=200)
 async def decide(request: Req) -> Response[bytes]:
+    """Evaluate flags for a subject in the legacy ``/decide`` shape.
+
+    Project token; 400 invalid body, 401 missing or unknown token.
+    """
     results = await _evaluate(request)
     return Response(_encoder.encode(evaluation.decide_response(results)), media_type=JSON)
 
@@ -297,6 +356,10 @@ async def _definitions_project(request: Req) -> int:
     ]
 )
 async def definitions(request: Req) -> Response[bytes]:
+    """Flag definitions for SDK local evaluation (PostHog's shape); 304 on a matching ETag.
+
+    Secret key (401, also when ``token`` names another project).
+    """
     project_id = await _definitions_project(request)
     snapshot = await hub_of(request).snapshot(project_id)
     headers = {"ETag": snapshot.etag, "Cache-Control": "no-cache"}

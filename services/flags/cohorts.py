@@ -32,6 +32,7 @@ MAX_MEMBERS = 100_000
 
 
 def cohort_out(row: repo.CohortRow) -> CohortOut:
+    """The API form of a cohort row."""
     return CohortOut(
         id=row.id,
         name=row.name,
@@ -82,6 +83,7 @@ def _check(
 
 
 async def create_cohort(ctx: Context, project_id: int, body: CohortIn) -> CohortOut:
+    """Create a cohort (and a static cohort's members) and announce the change."""
     sent, members = _check(body, is_static=None)
     static = body.is_static
     async with ctx.pool.connection() as conn, conn.transaction():
@@ -105,6 +107,7 @@ async def create_cohort(ctx: Context, project_id: int, body: CohortIn) -> Cohort
 async def update_cohort(
     ctx: Context, project_id: int, cohort_id: int, body: CohortPatch
 ) -> CohortOut:
+    """Apply a partial update to a cohort, replacing a static cohort's members when sent."""
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await repo.bump_revision(conn, project_id)
         row = await _get(conn, project_id, cohort_id)
@@ -124,6 +127,7 @@ async def update_cohort(
 
 
 async def delete_cohort(ctx: Context, project_id: int, cohort_id: int) -> None:
+    """Delete a cohort; refused (409) while an active flag targets it."""
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await repo.bump_revision(conn, project_id)
         await _get(conn, project_id, cohort_id)
@@ -140,11 +144,13 @@ async def delete_cohort(ctx: Context, project_id: int, cohort_id: int) -> None:
 
 
 async def get_cohort(ctx: Context, project_id: int, cohort_id: int) -> CohortOut:
+    """One cohort of the project; :class:`CohortNotFound` otherwise."""
     async with ctx.pool.connection() as conn:
         return cohort_out(await _get(conn, project_id, cohort_id))
 
 
 async def list_cohorts(ctx: Context, project_id: int) -> CohortList:
+    """Every cohort of the project."""
     async with ctx.pool.connection() as conn:
         rows = await repo.select_cohorts(conn, project_id)
     return CohortList(results=[cohort_out(r) for r in rows])
@@ -160,6 +166,7 @@ async def _get(conn: repo.Conn, project_id: int, cohort_id: int) -> repo.CohortR
 async def set_group_type(
     ctx: Context, project_id: int, index: int, body: GroupTypeIn
 ) -> GroupTypeOut:
+    """Name the group type at ``index`` (0 to 4); a name keeps one index (409 otherwise)."""
     if not 0 <= index <= 4:
         raise InvalidRequest(
             "the group type is not valid",
@@ -181,6 +188,7 @@ async def set_group_type(
 
 
 async def list_group_types(ctx: Context, project_id: int) -> GroupTypeList:
+    """The project's group types by index."""
     async with ctx.pool.connection() as conn:
         mapping = await repo.select_group_types(conn, project_id)
     return GroupTypeList(

@@ -34,6 +34,8 @@ MAX_KEY_LENGTH = 400
 
 @dataclass(frozen=True)
 class EvalRequest:
+    """A checked ``/flags`` request: the project token, the subject and what to evaluate."""
+
     token: str
     distinct_id: str
     groups: dict[str, str]
@@ -170,6 +172,7 @@ def _payload(ev: Evaluation) -> str | None:
 
 
 def flags_response(results: dict[str, Evaluation]) -> FlagsResponse:
+    """The ``/flags`` (v2+) body: every flag with its reason and metadata; failed ones marked."""
     flags = {
         key: FlagDetail(
             key=key,
@@ -191,6 +194,7 @@ def flags_response(results: dict[str, Evaluation]) -> FlagsResponse:
 
 
 def decide_response(results: dict[str, Evaluation]) -> DecideResponse:
+    """The ``/decide`` (v1) body: values and payloads; failed flags left out as PostHog does."""
     values: dict[str, bool | str] = {}
     payloads: dict[str, Any] = {}
     for key, ev in results.items():

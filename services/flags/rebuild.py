@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RebuildReport:
+    """What a rebuild found: the flags in the log and the keys whose projection differed."""
+
     flags: int
     # Keys whose live row differed from the log's (missing, extra or different), before rebuild.
     differences: list[str]

@@ -39,6 +39,7 @@ _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
 def flag_out(flag: repo.FlagRow) -> FlagOut:
+    """The API form of a flag row."""
     return FlagOut(
         id=flag.id,
         key=flag.key,
@@ -67,12 +68,14 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 async def list_flags(ctx: Context, project_id: int, *, archived: bool) -> FlagList:
+    """The project's flags, archived ones included when ``archived``."""
     async with ctx.pool.connection() as conn:
         flags = await repo.select_flags(conn, project_id, archived=archived)
     return FlagList(results=[flag_out(f) for f in flags], count=len(flags))
 
 
 async def get_flag(ctx: Context, project_id: int, key: str) -> FlagOut:
+    """The project's flag with this key; :class:`FlagNotFound` otherwise."""
     async with ctx.pool.connection() as conn:
         flag = await repo.select_flag(conn, project_id, key)
     if flag is None:
@@ -108,6 +111,10 @@ async def flags_as_of(
 
 
 async def create_flag(ctx: Context, project_id: int, body: FlagIn, actor: str) -> FlagOut:
+    """Validate and create a flag at version 1, then publish the change.
+
+    The project lock is taken before the key check, so two creates of one key cannot both pass.
+    """
     definition = {
         "key": body.key,
         "name": body.name,
@@ -149,6 +156,11 @@ async def update_flag(
     expected_version: int | None,
     actor: str,
 ) -> FlagOut:
+    """Apply a partial update as a new version and publish it.
+
+    :class:`VersionConflict` when ``expected_version`` is stale, :class:`StateConflict` when the
+    flag is archived; a patch that changes nothing returns the flag as it is.
+    """
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await changes.lock_project(conn, project_id)
         flag = await _current(conn, project_id, key, expected_version)
@@ -186,6 +198,10 @@ async def set_archived(
     actor: str,
     reason: str,
 ) -> FlagOut:
+    """Archive or restore a flag as a new version; a no-op when it already is.
+
+    Archiving is refused while an active flag depends on it.
+    """
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await changes.lock_project(conn, project_id)
         flag = await _current(conn, project_id, key, expected_version)
@@ -236,6 +252,7 @@ async def _current(
 
 
 async def history(ctx: Context, project_id: int, key: str) -> FlagHistory:
+    """Every version of the flag, oldest first, each with its diff from the previous one."""
     async with ctx.pool.connection() as conn:
         rows = await repo.select_changes(conn, project_id, key)
     if not rows:
@@ -269,6 +286,7 @@ def _not_found(key: str) -> FlagNotFound:
 
 
 def schedule_out(row: repo.ScheduleRow) -> ScheduleOut:
+    """The API form of a scheduled change row."""
     return ScheduleOut(
         id=row.id,
         flag_key=row.flag_key,
@@ -298,6 +316,7 @@ def _parse_schedule(body: ScheduleIn) -> tuple[datetime, dict[str, Any], str]:
 async def create_schedule(
     ctx: Context, project_id: int, key: str, body: ScheduleIn, actor: str
 ) -> ScheduleOut:
+    """Store a scheduled change and enqueue the job that applies it at ``run_at``."""
     run_at, change, reason = _parse_schedule(body)
     async with ctx.pool.connection() as conn, conn.transaction():
         flag = await repo.select_flag(conn, project_id, key)
@@ -326,6 +345,7 @@ async def create_schedule(
 
 
 async def list_schedules(ctx: Context, project_id: int, key: str) -> ScheduleList:
+    """The flag's scheduled changes; :class:`FlagNotFound` for an unknown key."""
     async with ctx.pool.connection() as conn:
         flag = await repo.select_flag(conn, project_id, key)
         if flag is None:
@@ -335,6 +355,7 @@ async def list_schedules(ctx: Context, project_id: int, key: str) -> ScheduleLis
 
 
 async def cancel_schedule(ctx: Context, project_id: int, key: str, schedule_id: int) -> ScheduleOut:
+    """Cancel a pending scheduled change; its job then finds it not pending and skips it."""
     async with ctx.pool.connection() as conn, conn.transaction():
         row = await repo.select_schedule(conn, schedule_id, for_update=True)
         if row is None or row.project_id != project_id or row.flag_key != key:

@@ -28,6 +28,12 @@ tracer = trace.get_tracer("devflow.ingest")
     summary="Capture events (PostHog protocol)",
 )
 async def capture(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Accept events from PostHog SDKs (any of their body encodings), with the project token.
+
+    Answers once the broker stored every accepted event: 200 (204 with ``?beacon=1``), the
+    partial-capture 400 naming refused events, 400 unreadable body, 401 missing or unknown token,
+    413 too large, 503 broker unavailable.
+    """
     # The span joins a trace the client started (traceparent) and travels on to the writer
     # through the NATS message headers.
     parent = propagate.extract(request.headers)
@@ -51,6 +57,10 @@ async def list_events(
     limit: int = Parameter(default=100),
     cursor: str | None = None,
 ) -> EventsPage:
+    """The project's events, newest first, filtered and paged with ``next_cursor``.
+
+    Secret key (401); 400 for a bad ``limit`` (1-1000), date-time or cursor.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     return await service.list_events(
@@ -67,6 +77,10 @@ async def list_events(
 
 @get("/api/persons/{distinct_id:path}")
 async def get_person(request: Request[Any, Any, Any], distinct_id: str) -> PersonOut:
+    """The person a distinct id belongs to, with all their distinct ids.
+
+    Secret key (401); 404 when no person has the id.
+    """
     # Distinct ids are often URLs and may contain "/" (sent as %2F); the router's decoded path
     # collapses "//", so the id is taken from the raw path instead.
     ctx = ctx_of(request)

@@ -17,12 +17,18 @@ __all__ = [
 
 
 class InvalidSecretKey(Unauthorized):
+    """The secret key is missing or unknown (401)."""
+
     title = "Invalid secret key"
 
 
 class PersonNotFound(NotFound):
+    """No person has the distinct id (404)."""
+
     title = "Person not found"
 
 
 class InvalidQuery(DomainError):
+    """A read's query parameters are not valid (400)."""
+
     title = "Invalid query"

@@ -30,6 +30,8 @@ MAX_PAGE = 1000
 
 @dataclass(frozen=True)
 class CaptureResult:
+    """How many events a capture request accepted, and why the others were refused."""
+
     accepted: int
     errors: list[FieldError]
 
@@ -56,6 +58,11 @@ async def capture(ctx: Context, req: protocol.CaptureRequest) -> CaptureResult:
 async def publish_events(
     ctx: Context, project_id: int, now: datetime, events: list[CapturedEvent]
 ) -> None:
+    """Publish the events to ``EVENTS`` in messages that fit the broker's payload limit.
+
+    Each message id is derived from its events' uuids, so a retry carrying the same event uuids is
+    dropped by the stream's duplicate window.
+    """
     limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
     for chunk, payload in _chunks(project_id, now, events, limit):
         ids = ",".join(e.uuid for e in chunk)
@@ -136,6 +143,7 @@ async def list_events(
     limit: int,
     cursor: str | None,
 ) -> EventsPage:
+    """A page of the project's events, newest first; :class:`InvalidQuery` for bad parameters."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(
             f"limit must be between 1 and {MAX_PAGE}",
@@ -165,6 +173,7 @@ async def list_events(
 
 
 async def get_person(ctx: Context, project_id: int, distinct_id: str) -> PersonOut:
+    """The person owning ``distinct_id``; :class:`PersonNotFound` otherwise."""
     _text_param("distinct_id", distinct_id)
     async with ctx.pool.connection() as conn:
         row = await repo.select_person(conn, project_id, distinct_id)

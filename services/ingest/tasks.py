@@ -25,6 +25,7 @@ async def upkeep(ctx: Context) -> None:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
+    """The hourly partition upkeep, natively; none under TimescaleDB (its jobs do it)."""
     if ctx.storage_mode == storage.TIMESCALE:
         return []
     return [Periodic(name="ingest.upkeep", interval_s=UPKEEP_INTERVAL_S, fn=upkeep)]

@@ -16,12 +16,18 @@ __all__ = [
 
 
 class InvalidCapture(DomainError):
+    """A capture body that is unreadable or breaks the protocol (400)."""
+
     title = "Invalid capture request"
 
 
 class CaptureTooLarge(PayloadTooLarge):
+    """A capture body, event or snapshot too large to accept (413)."""
+
     title = "Capture request too large"
 
 
 class InvalidToken(Unauthorized):
+    """The project token is missing or unknown (401)."""
+
     title = "Invalid project token"

@@ -35,6 +35,7 @@ class _Bits:
         self.value = self.values[0] if self.values else 0
 
     def read(self, width: int) -> int:
+        """The next ``width``-bit value; :class:`LzStringError` when the input ends first."""
         out = 0
         for shift in range(width):
             if self.index >= len(self.values):

@@ -107,11 +107,13 @@ def messages(
     """
 
     def build(part: list[replay.Snapshot]) -> tuple[str, bytes]:
+        """The message id and payload of one batch of snapshots."""
         ids = ",".join(s.uuid for s in part)
         msg_id = hashlib.sha256(f"replay:{project_id}:{ids}".encode()).hexdigest()[:40]
         return msg_id, replay.encode(replay.SnapshotBatch(project_id, received_at, part))
 
     def split(part: list[replay.Snapshot]) -> list[tuple[str, bytes]]:
+        """Messages for ``part``, halved until each fits ``limit``."""
         built = build(part)
         if len(built[1]) <= limit:
             return [built]

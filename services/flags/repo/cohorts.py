@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class CohortRow(msgspec.Struct, frozen=True):
+    """A cohort; ``count`` is the member count of a static cohort, None for a dynamic one."""
+
     id: int
     project_id: int
     name: str

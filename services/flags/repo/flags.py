@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class FlagRow(msgspec.Struct, frozen=True):
+    """A flag's current definition, as projected from its change log."""
+
     id: int
     project_id: int
     key: str
@@ -28,6 +30,8 @@ class FlagRow(msgspec.Struct, frozen=True):
 
 
 class ChangeRow(msgspec.Struct, frozen=True):
+    """One entry of a flag's change log: the full definition at that version."""
+
     id: int
     flag_id: int
     key: str

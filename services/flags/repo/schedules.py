@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class ScheduleRow(msgspec.Struct, frozen=True):
+    """A scheduled flag change and its outcome (``pending``, ``applied``, ``failed``, ...)."""
+
     id: int
     project_id: int
     flag_id: int

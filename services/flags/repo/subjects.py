@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class Subject(msgspec.Struct, frozen=True):
+    """What an evaluation knows about its person and groups: properties, traits, cohorts."""
+
     person_properties: dict[str, Any] | None
     static_cohorts: list[str]
     person_traits: dict[str, Any] | None
