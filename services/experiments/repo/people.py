@@ -103,6 +103,7 @@ async def watermark(conn: Conn) -> tuple[datetime, bool]:
 
 
 async def select_state(conn: Conn, experiment_id: int) -> PeopleState | None:
+    """The state of the experiment's rows; None before their first build."""
     row = await (await conn.execute(SELECT_STATE, (experiment_id,))).fetchone()
     return PeopleState(*row) if row else None
 
