@@ -227,7 +227,8 @@ def plans(plat: Platform, exp_id: int, people: int, delta: int) -> str:
         ).fetchone()
         since = f"'{mark[0] if mark else datetime.now(UTC)}'::timestamptz"
         new = (
-            f"SELECT DISTINCT e.person_id, e.distinct_id FROM events e WHERE e.project_id = %s"
+            f"SELECT DISTINCT e.person_id, e.distinct_id FROM analytics.events_v1 e"
+            " WHERE e.project_id = %s"
             f" AND e.event = ANY({names}) AND e.person_id IS NOT NULL AND e.inserted_at >= {since}"
         )
         conn.execute("SET enable_seqscan = off")  # as the service runs this statement
@@ -245,7 +246,7 @@ def plans(plat: Platform, exp_id: int, people: int, delta: int) -> str:
         explain(
             "the touched people's events (index lookups per distinct id)",
             "SELECT e.* FROM touched_ids t CROSS JOIN LATERAL (SELECT e.event, e.person_id,"
-            ' e."timestamp", e.properties FROM events e WHERE e.project_id = %s'
+            ' e."timestamp", e.properties FROM analytics.events_v1 e WHERE e.project_id = %s'
             f" AND e.distinct_id = t.distinct_id AND e.event = ANY({names}) OFFSET 0) e",
             (plat.project_id,),
         )

@@ -6,6 +6,7 @@ from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at r
 from typing import Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 MetricKindIn = Literal["conversion", "count", "sum", "mean", "ratio", "funnel"]
 Role = Literal["primary", "secondary", "guardrail"]
@@ -76,6 +77,20 @@ class ExperimentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     exposure: ExposureIn = ExposureIn()
     start_at: datetime | None = None
     end_at: datetime | None = None
+
+
+class ExperimentPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PATCH /api/experiments/{id}``: only the fields sent change; the result is checked as a
+    whole, like a new experiment."""
+
+    name: str | UnsetType = UNSET
+    feature_flag_key: str | UnsetType = UNSET
+    metrics: list[MetricIn] | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    analysis: AnalysisIn | UnsetType = UNSET
+    exposure: ExposureIn | UnsetType = UNSET
+    start_at: datetime | UnsetType | None = UNSET
+    end_at: datetime | UnsetType | None = UNSET
 
 
 class ExperimentOut(msgspec.Struct, frozen=True):

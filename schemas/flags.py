@@ -3,11 +3,87 @@
 from __future__ import annotations
 
 from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
-# --- admin API ---------------------------------------------------------------------------------
+# --- admin API: request bodies -------------------------------------------------------------------
+# A typo in a field name is an error (forbid_unknown_fields); a field left out of a PATCH body
+# (UNSET) keeps its value. ``filters`` is checked by the flag engine's validator, which names the
+# path inside it.
+
+Reason = Annotated[str, Meta(max_length=1000)]
+
+
+class FlagIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/feature_flags``: a new flag (``filters`` defaults to a 0 % rollout)."""
+
+    key: str
+    name: str = ""
+    active: bool = True
+    filters: dict[str, Any] | UnsetType = UNSET
+    ensure_experience_continuity: bool = False
+    reason: Reason = ""
+
+
+class FlagPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PATCH /api/feature_flags/{key}``: only the fields sent change. ``rollout_percentage``
+    sets every condition's rollout."""
+
+    name: str | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+    filters: dict[str, Any] | UnsetType = UNSET
+    ensure_experience_continuity: bool | UnsetType = UNSET
+    rollout_percentage: int | float | UnsetType = UNSET
+    reason: Reason = ""
+
+
+class ScheduledChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a scheduled change does to the flag when it runs."""
+
+    name: str | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+    filters: dict[str, Any] | UnsetType = UNSET
+    rollout_percentage: int | float | UnsetType = UNSET
+
+
+class ScheduleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/feature_flags/{key}/schedules`` (``run_at`` without an offset is UTC)."""
+
+    run_at: datetime
+    change: ScheduledChange
+    reason: Reason = ""
+
+
+class CohortIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/cohorts``: a static cohort lists ``distinct_ids``, a dynamic one has
+    ``filters`` (``{"properties": {...}}``)."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=400)]
+    description: str = ""
+    is_static: bool = False
+    filters: dict[str, Any] | UnsetType = UNSET
+    distinct_ids: list[Annotated[str, Meta(min_length=1)]] | UnsetType = UNSET
+
+
+class CohortPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PATCH /api/cohorts/{id}``: only the fields sent change; ``is_static`` can't."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=400)] | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    is_static: bool | UnsetType = UNSET
+    filters: dict[str, Any] | UnsetType = UNSET
+    distinct_ids: list[Annotated[str, Meta(min_length=1)]] | UnsetType = UNSET
+
+
+class GroupTypeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PUT /api/group_types/{index}``."""
+
+    group_type: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+# --- admin API: responses ----------------------------------------------------------------------
 
 
 class FlagOut(msgspec.Struct, frozen=True):

@@ -1,5 +1,6 @@
 """Billing: Stripe webhooks into an append-only log, the customers/subscriptions/entitlements
-projection built from it, and each customer's plan published to the flags service."""
+projection built from it, backfill, usage metering, and each customer's plan published to the
+flags service."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from services.billing.api import router
 from services.billing.config import BillingConfig
 from services.billing.consumers import consumers
-from services.billing.state import STATE_KEY, BillingState
+from services.billing.state import state_of
 from services.billing.tasks import periodic
 from services.core.service import Context, Service
 
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
 
 @contextlib.asynccontextmanager
 async def _lifespan(ctx: Context) -> AsyncIterator[None]:
-    # Read once at start-up; a bad value stops the process with a clear message.
-    ctx.state[STATE_KEY] = BillingState.from_config(BillingConfig.from_env())
+    # A malformed encryption key stops the process at start-up with a one-line error.
+    state_of(ctx)
     yield
 
 
@@ -30,4 +31,5 @@ SERVICE = Service(
     consumers=consumers,
     lifespan=_lifespan,
     periodic=periodic,
+    settings=BillingConfig,
 )

@@ -3,8 +3,7 @@ and meters."""
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import stripe
@@ -24,6 +23,7 @@ from schemas.billing import (
 from services.billing import meters, service, sync, webhooks
 from services.billing.errors import InvalidSettings
 from services.core.auth import require_secret_key
+from services.core.bodies import read_json
 from services.core.errors import PayloadTooLarge
 from services.core.http import ctx_of
 
@@ -34,12 +34,7 @@ if TYPE_CHECKING:
 
 Req = Request[Any, Any, Any]
 MAX_SETTINGS_BODY = 8192
-_settings_in = msgspec.json.Decoder(BillingSettingsIn)
-_meter_in = msgspec.json.Decoder(MeterIn)
-T = TypeVar("T")
 _lines = msgspec.json.Encoder()
-_NAMED = re.compile(r"field `([^`]+)`")
-_AT = re.compile(r" - at `\$\.([^`]+)`")
 
 
 @post("/webhooks/stripe/{project_token:str}", status_code=200)
@@ -66,22 +61,10 @@ async def get_settings(request: Req) -> BillingSettingsOut:
 async def put_settings(request: Req) -> BillingSettingsOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    settings = _decode(await request.body(), _settings_in)
+    settings = await read_json(
+        request, BillingSettingsIn, limit=MAX_SETTINGS_BODY, error=InvalidSettings
+    )
     return await service.put_settings(ctx, project_id, await _token(ctx, project_id), settings)
-
-
-def _decode(body: bytes, decoder: msgspec.json.Decoder[T]) -> T:
-    if len(body) > MAX_SETTINGS_BODY:
-        raise PayloadTooLarge(
-            f"the body exceeds {MAX_SETTINGS_BODY} bytes",
-            [FieldError("body", f"larger than {MAX_SETTINGS_BODY} bytes")],
-        )
-    try:
-        return decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise InvalidSettings("the body is not valid", [_field_error(exc)]) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidSettings("the body is not JSON", [FieldError("body", str(exc))]) from None
 
 
 @post("/api/billing/sync", status_code=200)
@@ -112,7 +95,7 @@ async def sync_from_stripe(request: Req) -> Stream:
 async def create_meter(request: Req) -> MeterOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    body = _decode(await request.body(), _meter_in)
+    body = await read_json(request, MeterIn, limit=MAX_SETTINGS_BODY, error=InvalidSettings)
     return await meters.create_meter(ctx, project_id, body)
 
 
@@ -127,13 +110,6 @@ async def report_usage(request: Req) -> UsageReported:
     """Report every closed window of the project's meters now (the periodic job's work)."""
     ctx = ctx_of(request)
     return await meters.report_now(ctx, await require_secret_key(request, ctx))
-
-
-def _field_error(exc: msgspec.ValidationError) -> FieldError:
-    # "Object contains unknown field `x`" / "Expected `str`, got `int` - at `$.x`"
-    text = str(exc)
-    match = _NAMED.search(text) or _AT.search(text)
-    return FieldError(match.group(1) if match else "body", text)
 
 
 async def _token(ctx: Context, project_id: int) -> str:

@@ -1,4 +1,5 @@
-"""The billing service's settings, read once when the service starts.
+"""The billing service's settings, read once at start-up by the kernel's reader
+(services.core.settings.read) and reached through ``ctx.settings_of(BillingConfig)``.
 
 ``DEVFLOW_STRIPE_API_BASE`` redirects every call to Stripe (stripe-mock, a fake, a proxy);
 ``DEVFLOW_BILLING_ENCRYPTION_KEY`` encrypts the Stripe secrets each project stores.
@@ -6,15 +7,11 @@
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, ClassVar
+import base64
+import binascii
+from typing import ClassVar
 
 import msgspec
-
-from services.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 
@@ -42,18 +39,19 @@ class BillingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("DEVFLOW_BILLING_FETCH_BATCH: must be 1 to 1000")
         if not self.billing_report_interval_s > 0:
             raise ValueError("DEVFLOW_BILLING_REPORT_INTERVAL_S: must be > 0")
+        if (
+            self.billing_encryption_key is not None
+            and len(key_bytes(self.billing_encryption_key)) != 32
+        ):
+            raise ValueError(
+                "DEVFLOW_BILLING_ENCRYPTION_KEY: must be 32 bytes, URL-safe base64 encoded"
+            )
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> BillingConfig:
-        env = os.environ if env is None else env
-        raw = {
-            name: env[cls.ENV_PREFIX + name.upper()]
-            for name in cls.__struct_fields__
-            if env.get(cls.ENV_PREFIX + name.upper())
-        }
-        try:
-            return msgspec.convert(raw, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"invalid billing setting: {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"invalid setting {exc}") from None
+
+def key_bytes(text: str) -> bytes:
+    """The key's bytes (empty when it is not base64)."""
+    text = text.strip()
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return b""

@@ -4,7 +4,6 @@ project and field (associated data), so a value copied to another row does not d
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 import secrets
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.billing.config import key_bytes
 from services.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -31,10 +31,7 @@ class SecretBox:
     @classmethod
     def from_text(cls, text: str) -> SecretBox:
         """A box from a URL-safe base64 key of 32 bytes; :class:`ConfigError` otherwise."""
-        try:
-            key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
-        except (binascii.Error, ValueError):
-            key = b""
+        key = key_bytes(text)
         if len(key) != 32:
             raise ConfigError(
                 "invalid setting DEVFLOW_BILLING_ENCRYPTION_KEY: must be 32 bytes, "

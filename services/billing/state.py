@@ -1,5 +1,5 @@
 """What the billing service keeps for the life of the process: its settings and the box that
-seals and opens the projects' Stripe secrets."""
+seals and opens the projects' Stripe secrets (``ctx.state_of(BillingState)``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from services.billing.crypto import SecretBox
 if TYPE_CHECKING:
     from services.core.service import Context
 
-STATE_KEY = "billing.state"
-
 
 @dataclass(frozen=True)
 class BillingState:
@@ -23,16 +21,18 @@ class BillingState:
 
     @classmethod
     def from_config(cls, config: BillingConfig) -> BillingState:
+        """The state for ``config``; a malformed key is a :class:`ConfigError`."""
         key = config.billing_encryption_key
         return cls(config, SecretBox.from_text(key) if key else None)
 
 
 def state_of(ctx: Context) -> BillingState:
-    state = ctx.state.get(STATE_KEY)
-    if not isinstance(state, BillingState):
-        state = ctx.state[STATE_KEY] = BillingState.from_config(BillingConfig.from_env())
-    return state
+    """The process's billing state, made from the service's settings on first use."""
+    return ctx.state_or(
+        BillingState, lambda: BillingState.from_config(ctx.settings_of(BillingConfig))
+    )
 
 
 def config_of(ctx: Context) -> BillingConfig:
-    return state_of(ctx).config
+    """The billing settings of this process."""
+    return ctx.settings_of(BillingConfig)

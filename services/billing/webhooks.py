@@ -22,6 +22,7 @@ from services.billing.errors import InvalidEvent, InvalidSignature, NoEncryption
 from services.billing.repo import log as log_repo
 from services.billing.repo import settings as settings_repo
 from services.billing.state import state_of
+from services.core.bodies import decode_json
 
 if TYPE_CHECKING:
     from services.core.service import Context
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 TOLERANCE_S = 300
 MAX_BODY_BYTES = 4 * 1024 * 1024
 SIGNATURE = "Stripe-Signature"
-_envelope = msgspec.json.Decoder(StripeEvent)
 _encoder = msgspec.json.Encoder()
 
 
@@ -97,9 +97,7 @@ def _verified(body: bytes, signature: str | None, secret: str) -> StripeEvent:
         metrics.WEBHOOKS.labels("rejected").inc()
         raise InvalidEvent("the body is not UTF-8", [FieldError("body", "not UTF-8")]) from None
     try:
-        return _envelope.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return decode_json(body, StripeEvent, limit=MAX_BODY_BYTES, error=InvalidEvent)
+    except InvalidEvent:
         metrics.WEBHOOKS.labels("rejected").inc()
-        raise InvalidEvent(
-            "the body is not a Stripe event", [FieldError("body", str(exc))]
-        ) from None
+        raise

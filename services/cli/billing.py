@@ -10,23 +10,41 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from services.billing.crypto import KEY_ENV, KEY_FILE, local_key
 from services.core.errors import StartupError
+from services.core.settings import Settings, read
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
+    from contextlib import AbstractContextManager
     from pathlib import Path
+
+    from schemas.api import ProjectOut
 
 
 def add_parser(
     sub: Any,
     *,
-    sync: Callable[[argparse.Namespace], int],
-    report_usage: Callable[[argparse.Namespace], int],
+    platform_project: Callable[[argparse.Namespace], tuple[str, ProjectOut]],
+    database: Callable[[argparse.Namespace], AbstractContextManager[str]],
 ) -> None:
-    """``devflow billing ...`` under the CLI's subcommands."""
+    """``devflow billing sync`` and ``devflow billing report-usage`` under the CLI's commands;
+    ``platform_project`` and ``database`` are the CLI's ways to find a platform and a database."""
     parser = sub.add_parser("billing", help="the billing service")
     actions = parser.add_subparsers(required=True, metavar="ACTION")
+
+    def cmd_sync(args: argparse.Namespace) -> int:
+        url, project = platform_project(args)
+        sync(url, project.secret_key, project.name)
+        return 0
+
+    def cmd_report_usage(args: argparse.Namespace) -> int:
+        use_local_key(Settings.from_env(data_dir=args.data_dir).data_path, create=False)
+        with database(args) as url:
+            report_usage(url, args.project)
+        return 0
+
     one = actions.add_parser(
         "sync", help="seed the billing projection from Stripe (needs a running platform)"
     )
@@ -35,11 +53,18 @@ def add_parser(
         "--project", type=int, default=None, help="project id (default: the default project)"
     )
     one.add_argument("--data-dir", default=None)
-    one.set_defaults(func=sync)
+    one.set_defaults(func=cmd_sync)
     two = actions.add_parser("report-usage", help="report every closed metering window now")
     two.add_argument("--project", type=int, default=None, help="one project (default all)")
     two.add_argument("--data-dir", default=None)
-    two.set_defaults(func=report_usage)
+    two.set_defaults(func=cmd_report_usage)
+
+
+def use_local_key(data_dir: Path, *, create: bool = True) -> None:
+    """Zero setup for `devflow up`: billing's encryption key, unless set, is the one kept in the
+    data directory (made on first start when ``create``), so stored secrets survive restarts."""
+    if not os.environ.get(KEY_ENV) and (create or (data_dir / KEY_FILE).exists()):
+        os.environ[KEY_ENV] = local_key(data_dir)
 
 
 def sync(url: str, secret_key: str, project_name: str) -> None:
@@ -66,22 +91,17 @@ def sync(url: str, secret_key: str, project_name: str) -> None:
                 print(f"  {progress['kind']:<13} {progress['synced']:>7} ({progress['new']} new)")
 
 
-def report_usage(database_url: str, project_id: int | None, data_path: Path) -> None:
-    """Run the metering job once, here, for every closed window (no server needed). The key
-    of `devflow up`'s data directory is used when none is set."""
+def report_usage(database_url: str, project_id: int | None) -> None:
+    """Run the metering job once, here, for every closed window (no server needed)."""
     import asyncio
 
     import psycopg
 
     from services.billing import metering
     from services.billing.config import BillingConfig
-    from services.billing.crypto import KEY_ENV, KEY_FILE, local_key
     from services.billing.state import BillingState
 
-    if not os.environ.get(KEY_ENV) and (data_path / KEY_FILE).exists():
-        os.environ[KEY_ENV] = local_key(data_path)
-
-    state = BillingState.from_config(BillingConfig.from_env())
+    state = BillingState.from_config(read(BillingConfig))
     if state.box is None:
         raise StartupError("DEVFLOW_BILLING_ENCRYPTION_KEY is not set: the Stripe keys are sealed")
 

@@ -43,6 +43,7 @@ class _Api:
         self.url, self.token, self.secret_key = url.rstrip("/"), token, secret_key
 
     def call(self, method: str, path: str, body: Any = None, *, admin: bool = True) -> Any:
+        """Send one request to the platform; the decoded JSON answer, or :class:`DemoError`."""
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"}
         if admin:

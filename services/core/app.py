@@ -22,8 +22,9 @@ from services.core.http import (
 from services.core.runtime import running
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
+    import msgspec
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from services.core.service import Service
@@ -33,10 +34,19 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 20 * 1024 * 1024 + 1024
 
 
-def create_app(settings: Settings, services: Sequence[Service], role: str = "all") -> Litestar:
+def create_app(
+    settings: Settings,
+    services: Sequence[Service],
+    role: str = "all",
+    configs: Mapping[type[msgspec.Struct], msgspec.Struct] | None = None,
+) -> Litestar:
+    """One Litestar app serving ``services`` (their settings in ``configs``, or read from the
+    environment when the app starts)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with running(settings, services, role) as ctx:
+        """Run the services' start-up and shutdown around the app, sharing the context."""
+        async with running(settings, services, role, configs) as ctx:
             app.state.ctx = ctx
             yield
 
@@ -61,6 +71,7 @@ def create_app(settings: Settings, services: Sequence[Service], role: str = "all
 
 def _metrics_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        """Count and time HTTP requests by method, route template and status."""
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
@@ -68,6 +79,7 @@ def _metrics_middleware(app: ASGIApp) -> ASGIApp:
         status = [500]
 
         async def send_wrapper(message: Message) -> None:
+            """Note the response status on its way out."""
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)

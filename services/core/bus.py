@@ -47,6 +47,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 @dataclass(frozen=True)
 class StreamSpec:
+    """A JetStream stream as code declares it; :meth:`Bus.ensure_streams` converges to it."""
+
     name: str
     subjects: list[str]
     duplicate_window_s: float = 120.0
@@ -55,6 +57,8 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class ConsumerSpec:
+    """A durable pull consumer and the handler of its batches."""
+
     stream: str
     durable: str
     handler: Handler
@@ -85,13 +89,18 @@ class Bus:
 
     @classmethod
     async def connect(cls, url: str, name: str = "devflow") -> Bus:
+        """Connect to NATS (reconnecting forever once up); :class:`StartupError` if it can't."""
+
         async def on_disconnect() -> None:
+            """Log the lost connection; nats-py reconnects on its own."""
             log.warning("nats disconnected")
 
         async def on_reconnect() -> None:
+            """Log the restored connection."""
             log.info("nats reconnected")
 
         async def on_error(exc: Exception) -> None:
+            """Log an asynchronous NATS error."""
             log.warning("nats error: %s", exc)
 
         try:
@@ -111,6 +120,7 @@ class Bus:
 
     @property
     def connected(self) -> bool:
+        """Whether the NATS connection is up right now."""
         return bool(self.nc.is_connected)
 
     async def ping(self, timeout_s: float = 1.0) -> bool:
@@ -125,9 +135,11 @@ class Bus:
 
     @property
     def max_payload(self) -> int:
+        """The largest message the server accepts, in bytes."""
         return int(self.nc.max_payload)
 
     async def ensure_streams(self, specs: Sequence[StreamSpec]) -> None:
+        """Create each stream, or update it when it exists with other settings."""
         for spec in specs:
             config = api.StreamConfig(
                 name=spec.name,
@@ -178,6 +190,7 @@ class Bus:
         """
 
         async def on_message(msg: Msg) -> None:
+            """Run the handler; a failure is logged and never ends the subscription."""
             try:
                 await handler(msg.subject, msg.data)
             except Exception:
@@ -186,6 +199,7 @@ class Bus:
         await self.nc.subscribe(subject, cb=on_message)
 
     async def start_consumer(self, spec: ConsumerSpec) -> None:
+        """Create or update the durable consumer and start fetching its batches."""
         config = api.ConsumerConfig(
             durable_name=spec.durable,
             ack_policy=api.AckPolicy.EXPLICIT,

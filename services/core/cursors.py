@@ -12,6 +12,7 @@ T = TypeVar("T")
 
 
 def encode(position: msgspec.Struct) -> str:
+    """The cursor string of a position Struct."""
     raw = msgspec.msgpack.encode(position)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

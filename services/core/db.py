@@ -34,6 +34,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def unreachable(url: str, exc: BaseException) -> StartupError:
+    """The :class:`StartupError` for a database that can't be reached (password hidden)."""
     return StartupError(f"cannot reach the database at {redact(url)}: {first_line(exc)}")
 
 

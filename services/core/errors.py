@@ -40,20 +40,28 @@ class DomainError(DevflowError):
 
 
 class Unauthorized(DomainError):
+    """Missing or invalid credentials (401)."""
+
     status = 401
     title = "Unauthorized"
 
 
 class NotFound(DomainError):
+    """The resource does not exist, or not in the caller's project (404)."""
+
     status = 404
     title = "Not found"
 
 
 class PayloadTooLarge(DomainError):
+    """The request is larger than the endpoint accepts (413)."""
+
     status = 413
     title = "Payload too large"
 
 
 class Unavailable(DomainError):
+    """A dependency (the broker, the database) can't serve the request now (503)."""
+
     status = 503
     title = "Service unavailable"

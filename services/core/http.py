@@ -23,6 +23,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """An ``application/problem+json`` response carrying ``problem``."""
     return Response(
         _encoder.encode(problem),
         status_code=problem.status,
@@ -47,6 +48,7 @@ def partial_capture_response(accepted: int, errors: list[FieldError]) -> Respons
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Turn a :class:`DomainError` into its problem+json response."""
     assert isinstance(exc, DomainError)
     problem = Problem(
         title=exc.title, status=exc.status, detail=exc.detail, errors=exc.errors or None
@@ -55,6 +57,7 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Turn Litestar's own HTTP errors into problem+json, naming invalid fields."""
     assert isinstance(exc, HTTPException)
     errors = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
@@ -74,6 +77,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[by
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Log an unexpected exception; answer a bare 500 (no details leak)."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(Problem(title="Internal server error", status=500))
 
@@ -88,6 +92,7 @@ def _title(status: int) -> str:
 
 
 def ctx_of(request: Request[Any, Any, Any]) -> Context:
+    """The running services' :class:`Context`, from the app state."""
     ctx: Context = request.app.state.ctx
     return ctx
 
@@ -120,6 +125,7 @@ _METRICS_TYPE = "; ".join(p for p in CONTENT_TYPE_LATEST.split("; ") if not p.st
 
 @get("/metrics", sync_to_thread=False)
 def prometheus_metrics() -> Response[bytes]:
+    """The process's Prometheus metrics, in the text exposition format."""
     return Response(generate_latest(metrics.REGISTRY), media_type=_METRICS_TYPE)
 
 

@@ -43,9 +43,12 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from services.core.db import Pool
-    from services.core.service import Context
 
 log = logging.getLogger("devflow.jobs")
+
+# The service's ``services.core.service.Context``. That module stands above this one (its
+# Context holds a ``Jobs``), and jobs only hand the context on to ``fn``, so it stays opaque here.
+JobContext = Any
 
 # How long a stopping process lets running jobs and periodic runs finish before cancelling them
 # (a cancelled job is retried later, by whichever worker claims it).
@@ -109,7 +112,7 @@ class Job:
     """
 
     name: str
-    fn: Callable[[Context, dict[str, Any]], Awaitable[None]]
+    fn: Callable[[JobContext, dict[str, Any]], Awaitable[None]]
     max_retries: int = 10
     queue: str = "default"
     min_backoff_s: float = 15.0
@@ -126,7 +129,7 @@ class Periodic:
 
     name: str
     interval_s: float
-    fn: Callable[[Context], Awaitable[None]]
+    fn: Callable[[JobContext], Awaitable[None]]
 
 
 class Jobs:
@@ -192,7 +195,7 @@ class Jobs:
                 await own.execute(ENQUEUE, params)
         JOBS_ENQUEUED.labels(name).inc()
 
-    async def start(self, ctx: Context, periodics: Sequence[Periodic], *, threads: int) -> None:
+    async def start(self, ctx: JobContext, periodics: Sequence[Periodic], *, threads: int) -> None:
         """Run the declared jobs on a dramatiq worker of ``threads`` threads, and the periodics."""
         names = [p.name for p in periodics]
         for p in periodics:
@@ -249,12 +252,14 @@ class Jobs:
             await asyncio.to_thread(_close_broker, broker)
 
     def _actor_fn(
-        self, ctx: Context, job: Job, loop: asyncio.AbstractEventLoop
+        self, ctx: JobContext, job: Job, loop: asyncio.AbstractEventLoop
     ) -> Callable[[dict[str, Any]], None]:
         async def call(payload: dict[str, Any]) -> None:
+            """Run the job's coroutine with its context."""
             await job.fn(ctx, payload)
 
         def run(payload: dict[str, Any]) -> None:
+            """Dramatiq's actor body: run the job on the service's loop and wait for it."""
             # A worker thread: wait for the coroutine on the service's loop. An exception makes
             # dramatiq's Retries middleware enqueue the message again with a backoff.
             started = time.perf_counter()
@@ -306,7 +311,7 @@ def _close_broker(broker: Any) -> None:
 class _Scheduler:
     """Fires periodic jobs whose advisory lock this process holds."""
 
-    def __init__(self, ctx: Context, periodics: Sequence[Periodic], url: str) -> None:
+    def __init__(self, ctx: JobContext, periodics: Sequence[Periodic], url: str) -> None:
         self._ctx = ctx
         self._periodics = list(periodics)
         self._url = url
@@ -314,9 +319,11 @@ class _Scheduler:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start the loop that takes periodic jobs' locks and fires them."""
         self._task = asyncio.create_task(self._run(), name="periodic-scheduler")
 
     async def stop(self) -> None:
+        """Ask the loop to stop; running periodic jobs get a grace period to finish."""
         self._stopping.set()
         if self._task is not None:
             with contextlib.suppress(TimeoutError):

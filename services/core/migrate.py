@@ -34,16 +34,20 @@ INSERT_APPLIED = "INSERT INTO schema_migrations (version, name, checksum) VALUES
 
 
 class Migration(msgspec.Struct, frozen=True):
+    """One ``NNNN_name.sql`` file of ``migrations/``."""
+
     version: int
     name: str
     sql: str
 
     @property
     def checksum(self) -> str:
+        """SHA-256 of the SQL, to detect a migration edited after it was applied."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in order; :class:`StartupError` for a misnamed file or reused version."""
     found: list[Migration] = []
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)

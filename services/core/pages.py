@@ -58,6 +58,7 @@ def sign_in_routes(session: WebSession, render: Render) -> list[HTTPRouteHandler
 
     @get("/login")
     async def login_form(request: Request[Any, Any, Any]) -> Response[Any]:
+        """The sign-in form; a signed-in browser goes straight to ``next``."""
         target = session.safe_next(request.query_params.get("next"))
         if await session.project(request, ctx_of(request)) is not None:
             return Redirect(target, status_code=303)
@@ -76,6 +77,7 @@ def sign_in_routes(session: WebSession, render: Render) -> list[HTTPRouteHandler
 
     @route("/logout", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=303)
     async def logout() -> Response[Any]:
+        """Drop the session cookie and go back to the sign-in form."""
         return session.sign_out()
 
     return [login_form, login, logout]

@@ -30,10 +30,12 @@ CACHE_TTL_S = 30.0
 
 
 def new_token() -> str:
+    """A new public project token (``phc_...``)."""
     return "phc_" + secrets.token_urlsafe(32)
 
 
 def new_secret_key() -> str:
+    """A new secret key (``phs_...``)."""
     return "phs_" + secrets.token_urlsafe(32)
 
 
@@ -45,12 +47,14 @@ def _row(row: tuple[object, ...]) -> ProjectOut:
 
 
 def create_project(conn: psycopg.Connection[tuple[object, ...]], name: str) -> ProjectOut:
+    """Create a project with a fresh token and secret key."""
     row = conn.execute(INSERT, (name, new_token(), new_secret_key())).fetchone()
     assert row is not None
     return _row(row)
 
 
 def list_projects(conn: psycopg.Connection[tuple[object, ...]]) -> list[ProjectOut]:
+    """Every project, oldest first, with its credentials."""
     return [_row(r) for r in conn.execute(SELECT_ALL).fetchall()]
 
 
@@ -63,9 +67,11 @@ class ProjectDirectory:
         self._secrets: dict[str, tuple[int | None, float]] = {}
 
     async def by_token(self, token: str) -> int | None:
+        """The project of a public token; None when unknown. Cached for ``CACHE_TTL_S``."""
         return await self._lookup(self._tokens, SELECT_BY_TOKEN, token)
 
     async def by_secret_key(self, key: str) -> int | None:
+        """The project of a secret key; None when unknown. Cached for ``CACHE_TTL_S``."""
         return await self._lookup(self._secrets, SELECT_BY_SECRET, key)
 
     async def secret_key_of(self, project_id: int) -> str | None:

@@ -15,9 +15,12 @@ from services.core.errors import ConfigError, StartupError
 from services.core.jobs import Jobs
 from services.core.projects import ProjectDirectory
 from services.core.service import Context, Service
+from services.core.settings import read_all
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
+
+    import msgspec
 
     from services.core.settings import Settings
 
@@ -29,10 +32,16 @@ SELECT_MODE = "SELECT value FROM platform_info WHERE key = 'storage_mode'"
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: Settings, services: Sequence[Service], role: str = "all"
+    settings: Settings,
+    services: Sequence[Service],
+    role: str = "all",
+    configs: Mapping[type[msgspec.Struct], msgspec.Struct] | None = None,
 ) -> AsyncIterator[Context]:
     """Open pool and bus, declare streams, start lifespans and (unless ``api``) consumers, the
-    job worker and the periodic scheduler. Every role can enqueue jobs."""
+    job worker and the periodic scheduler. Every role can enqueue jobs. ``configs`` are the
+    services' settings the CLI read at start-up; read from the environment when not given."""
+    if configs is None:
+        configs = read_all(s.settings for s in services if s.settings is not None)
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}")
     if not settings.database_url or not settings.nats_url:
@@ -58,6 +67,7 @@ async def running(
                 storage_mode=str(row[0]) if row else "unknown",
                 jobs=jobs,
                 role=role,
+                configs=dict(configs),
             )
             jobs.declare(job for svc in services for job in (svc.jobs(ctx) if svc.jobs else []))
             async with contextlib.AsyncExitStack() as stack:

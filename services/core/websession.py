@@ -39,6 +39,8 @@ class SignIn:
 
 @dataclass(frozen=True)
 class WebSession:
+    """The signed session cookie of one page area (its name, path and MAC context)."""
+
     cookie: str
     path: str
     context: bytes
@@ -75,6 +77,7 @@ class WebSession:
         return self.path
 
     def to_login(self, request: Req) -> Redirect:
+        """Redirect to this area's sign-in form, coming back here after; drops a bad cookie."""
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         response = Redirect(f"{self.path}/login?{urlencode({'next': target})}", status_code=303)
         if self.cookie in request.cookies:  # expired or tampered with: drop it
@@ -108,6 +111,7 @@ class WebSession:
         return SignIn(target=target, response=response)
 
     def sign_out(self) -> Redirect:
+        """Redirect to the sign-in form with the session cookie deleted."""
         response = Redirect(f"{self.path}/login?signed_out=1", status_code=303)
         response.delete_cookie(self.cookie, path=self.path)
         return response

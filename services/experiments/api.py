@@ -6,29 +6,21 @@ from typing import Any
 
 from litestar import Request, Router, get, patch, post
 
-from schemas.api import FieldError
-from schemas.experiments import (  # noqa: TC001 - Litestar reads handler annotations at runtime
+from schemas.experiments import (
+    ExperimentIn,
     ExperimentList,
     ExperimentOut,
+    ExperimentPatch,
     ResultsOut,
 )
 from services.core.auth import require_secret_key
-from services.core.errors import PayloadTooLarge
+from services.core.bodies import read_json
 from services.core.http import ctx_of
 from services.experiments import pages, results, service
+from services.experiments.errors import InvalidExperiment
 
 MAX_BODY = 256 * 1024
 Req = Request[Any, Any, Any]
-
-
-async def _body(request: Req) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise PayloadTooLarge(
-            f"the body exceeds {MAX_BODY} bytes",
-            [FieldError("body", f"larger than {MAX_BODY} bytes")],
-        )
-    return body
 
 
 @get("/api/experiments")
@@ -41,7 +33,8 @@ async def list_experiments(request: Req) -> ExperimentList:
 async def create_experiment(request: Req) -> ExperimentOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    return await service.create(ctx, project_id, await _body(request))
+    body = await read_json(request, ExperimentIn, limit=MAX_BODY, error=InvalidExperiment)
+    return await service.create(ctx, project_id, body)
 
 
 @get("/api/experiments/{experiment_id:int}")
@@ -55,7 +48,8 @@ async def get_experiment(request: Req, experiment_id: int) -> ExperimentOut:
 async def update_experiment(request: Req, experiment_id: int) -> ExperimentOut:
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    return await service.update(ctx, project_id, experiment_id, await _body(request))
+    body = await read_json(request, ExperimentPatch, limit=MAX_BODY, error=InvalidExperiment)
+    return await service.update(ctx, project_id, experiment_id, body)
 
 
 @post("/api/experiments/{experiment_id:int}/launch", status_code=200)

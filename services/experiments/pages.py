@@ -22,7 +22,7 @@ from litestar import MediaType, Request, Response, Router, get
 from services.core import pages
 from services.core.http import ctx_of
 from services.core.websession import WebSession
-from services.experiments import dashboard, results, service
+from services.experiments import calculator, dashboard, figures, results, series, service
 from services.experiments.errors import ExperimentNotFound
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ async def experiment_list(request: Req) -> Response[Any]:
                 "health": dashboard.health(body) if body else None,
             }
         )
-    return _page("list.html", project_id=project_id, items=items, when=dashboard.when)
+    return _page("list.html", project_id=project_id, items=items, when=figures.when)
 
 
 @get("/{experiment_id:int}")
@@ -107,21 +107,20 @@ async def experiment_page(request: Req, experiment_id: int) -> Response[Any]:
     end = body.data_until if body else (exp.end_at or datetime.now(UTC))
     elapsed = (end - exp.start_at).total_seconds() / 86400 if exp.start_at else 0.0
     exposures_chart = primary_chart = None
-    scope = dashboard.scope_of(project_id, exp, body) if body else None
+    scope = series.scope_of(project_id, exp, body) if body else None
     spec = dashboard.primary(exp)
     if scope is not None and spec is not None:
-        async with ctx.pool.connection() as conn:
-            daily = await dashboard.daily(conn, exp, scope, spec)
-        exposures_chart, primary_chart = dashboard.over_time(exp, daily)
+        daily = await series.daily(ctx, exp, scope, spec)
+        exposures_chart, primary_chart = series.over_time(exp, daily)
     query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
-    calc = dashboard.calculator(query, dashboard.calculator_defaults(exp, body, elapsed))
+    calc = calculator.calculator(query, calculator.calculator_defaults(exp, body, elapsed))
     return _page(
         "detail.html",
         project_id=project_id,
         exp=exp,
         body=body,
-        duration=dashboard.duration(elapsed),
-        settings=dashboard.settings_text(exp),
+        duration=figures.duration(elapsed),
+        settings=figures.settings_text(exp),
         describe=dashboard.describe,
         primary=dashboard.primary(exp),
         headline=dashboard.headline(exp, body) if body else None,
@@ -132,7 +131,7 @@ async def experiment_page(request: Req, experiment_id: int) -> Response[Any]:
         primary_chart=primary_chart,
         exposures=dashboard.total_exposures(body),
         calc=calc,
-        when=dashboard.when,
+        when=figures.when,
     )
 
 

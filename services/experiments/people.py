@@ -17,6 +17,7 @@ A refresh brings the rows up to date:
   idempotent.
 
 Refreshes of one experiment are serialised by an advisory lock held to the end of the transaction.
+The SQL is in ``repo.people`` (these rows) and ``repo.events`` (the events they come from).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from services.experiments import metrics
+from services.experiments.repo import events
+from services.experiments.repo import people as repo
 
 if TYPE_CHECKING:
     from schemas.experiments import AnalysisIn, MetricIn
@@ -43,15 +46,10 @@ log = logging.getLogger("devflow.experiments")
 # (pg_stat_activity). Sessions of other roles show no transaction start to an unprivileged role
 # (without pg_read_all_stats); when there are any, the watermark goes back HIDDEN_OVERLAP more.
 HIDDEN_OVERLAP = timedelta(minutes=1)
-WATERMARK = """
-SELECT least(now(), min(xact_start)), bool_or(state IS NULL)
-FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'
-"""
 # An incremental refresh touching more people than this (and than this share of the rows) is
 # done as a full build instead, which reads the events in one pass.
 REBUILD_ABOVE = 20_000
 REBUILD_SHARE = 0.2
-_LOCK_CLASS = 0x45585050  # "EXPP": advisory lock namespace of experiment_people refreshes
 
 
 @dataclass(frozen=True)
@@ -117,32 +115,6 @@ class Refresh:
     rows: int  # people counted after the refresh
 
 
-class _State(msgspec.Struct, frozen=True):
-    layout: str
-    watermark: datetime
-    data_until: datetime
-    people: int
-
-
-SELECT_STATE = """
-SELECT layout, watermark, data_until, people FROM experiment_people_state
-WHERE experiment_id = %s
-"""
-UPSERT_STATE = """
-INSERT INTO experiment_people_state
-    (experiment_id, layout, watermark, data_until, people, built_at, refreshed_at)
-VALUES (%(id)s, %(layout)s, %(watermark)s, %(until)s, %(people)s, clock_timestamp(),
-        clock_timestamp())
-ON CONFLICT (experiment_id) DO UPDATE SET
-    layout = EXCLUDED.layout, watermark = EXCLUDED.watermark, data_until = EXCLUDED.data_until,
-    people = EXCLUDED.people, refreshed_at = EXCLUDED.refreshed_at,
-    built_at = CASE WHEN %(full)s THEN EXCLUDED.built_at
-               ELSE experiment_people_state.built_at END
-"""
-DELETE_ALL = "DELETE FROM experiment_people WHERE experiment_id = %s"
-DELETE_SUMS = "DELETE FROM experiment_sums WHERE experiment_id = %s"
-
-
 class _Laps:
     """Milliseconds spent per phase of a refresh, for its log line."""
 
@@ -162,19 +134,16 @@ class _Laps:
 async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
     """Bring the experiment's rows up to ``p.scope.end``; call inside a transaction."""
     lap = _Laps()
-    lock = (_LOCK_CLASS << 32) | (experiment_id & 0xFFFFFFFF)
-    await conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (lock,))
-    row = await (await conn.execute(SELECT_STATE, (experiment_id,))).fetchone()
-    state = _State(*row) if row else None
-    mark = await (await conn.execute(WATERMARK)).fetchone()
-    assert mark is not None
-    watermark: datetime = mark[0] - HIDDEN_OVERLAP if mark[1] else mark[0]
-    merges = await metrics.has_merges(conn, p.scope.project_id)
+    await repo.lock(conn, experiment_id)
+    state = await repo.select_state(conn, experiment_id)
+    oldest, hidden = await repo.watermark(conn)
+    watermark = oldest - HIDDEN_OVERLAP if hidden else oldest
+    merges = await events.has_merges(conn, p.scope.project_id)
     full = state is None or state.layout != p.fingerprint or p.scope.end < state.data_until
     lap("state")
     result = None
     if state is not None and not full:
-        touched = await metrics.find_touched(
+        touched = await events.find_touched(
             conn,
             p.scope,
             p.columns,
@@ -187,9 +156,9 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
         if touched > max(REBUILD_ABOVE, state.people * REBUILD_SHARE):
             full = True  # cheaper to rebuild than to recompute most people one by one
         elif touched:
-            deleted = await _remove_touched(conn, experiment_id, p)
+            deleted = await repo.remove_touched(conn, experiment_id, len(p.columns), p.products)
             lap("remove")
-            await metrics.materialize_exposures(conn, p.scope, merges=merges, touched=True)
+            await events.materialize_exposures(conn, p.scope, merges=merges, touched=True)
             lap("exposures")
             inserted = await _insert(conn, experiment_id, p, merges=merges, touched=True)
             lap("values")
@@ -197,26 +166,16 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
         else:
             result = Refresh("none", 0, state.people)
     if full:
-        await conn.execute(DELETE_ALL, (experiment_id,))
-        await conn.execute(DELETE_SUMS, (experiment_id,))
+        await repo.delete_all(conn, experiment_id)
         lap("remove")
-        await metrics.materialize_exposures(conn, p.scope, merges=merges)
+        await events.materialize_exposures(conn, p.scope, merges=merges)
         lap("exposures")
         people = await _insert(conn, experiment_id, p, merges=merges, touched=False)
         lap("values")
         result = Refresh("full", people, people)
     assert result is not None
-    await conn.execute(
-        UPSERT_STATE,
-        {
-            "id": experiment_id,
-            "layout": p.fingerprint,
-            "watermark": watermark,
-            "until": p.scope.end,
-            "people": result.rows,
-            "full": full,
-        },
-    )
+    done = repo.PeopleState(p.fingerprint, watermark, p.scope.end, result.rows)
+    await repo.upsert_state(conn, experiment_id, done, full=full)
     lap("state")
     log.info(
         "experiment %s: %s refresh, %d people recomputed, %d counted (%s)",
@@ -229,79 +188,25 @@ async def refresh(conn: Conn, experiment_id: int, p: Plan) -> Refresh:
     return result
 
 
-def _moments(p: Plan) -> str:
-    """The moment vector of a group of rows: count, per column sum and sum of squares, then the
-    cross products (only column numbers are interpolated)."""
-    parts = ["count(*)::float8"]
-    for i in range(1, len(p.columns) + 1):
-        parts += [f"sum(vals[{i}])", f"sum(vals[{i}] * vals[{i}])"]
-    parts += [f"sum(vals[{a + 1}] * vals[{b + 1}])" for a, b in p.products]
-    return f"ARRAY[{', '.join(parts)}]"
-
-
-def _add_moments(p: Plan, rows: str, experiment_id: str, sign: str) -> str:
-    """SQL adding ``sign`` times the moments of ``rows`` (a CTE of people rows) per variant and
-    day to ``experiment_sums``."""
-    return f"""
-INSERT INTO experiment_sums (experiment_id, variant, day, k, value)
-SELECT {experiment_id}, g.variant, g.day, u.k - 1, {sign} * COALESCE(u.v, 0)
-FROM (SELECT variant, (first_at AT TIME ZONE 'UTC')::date AS day, {_moments(p)} AS m
-      FROM {rows} GROUP BY 1, 2) g
-CROSS JOIN LATERAL unnest(g.m) WITH ORDINALITY AS u(v, k)
-ON CONFLICT (experiment_id, variant, day, k)
-DO UPDATE SET value = experiment_sums.value + EXCLUDED.value
-RETURNING 1"""
-
-
 async def _insert(conn: Conn, experiment_id: int, p: Plan, *, merges: bool, touched: bool) -> int:
-    """Compute and insert the people's rows and add their moments; returns the rows."""
-    q = metrics.Query()
-    select = metrics.people_select(
-        q, p.scope, p.columns, merges=merges, pre_start=p.pre_start, touched=touched
+    return await repo.insert_people(
+        conn,
+        experiment_id,
+        p.scope,
+        p.columns,
+        p.products,
+        merges=merges,
+        pre_start=p.pre_start,
+        touched=touched,
     )
-    exp = q.param(experiment_id)
-    sql = f"""
-WITH added AS (
-    INSERT INTO experiment_people (experiment_id, person_id, variant, first_at, vals)
-    SELECT {exp}, s.* FROM ({select}) s
-    RETURNING variant, first_at, vals
-), summed AS ({_add_moments(p, "added", exp, "1.0")})
-SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM summed)
-"""
-    row = await (await conn.execute(sql, q.params)).fetchone()
-    return int(row[0]) if row else 0
-
-
-async def _remove_touched(conn: Conn, experiment_id: int, p: Plan) -> int:
-    """Delete the touched people's rows and subtract their moments; returns the rows."""
-    sql = f"""
-WITH gone AS (
-    DELETE FROM experiment_people
-    WHERE experiment_id = %(id)s AND person_id IN (SELECT person_id FROM touched)
-    RETURNING variant, first_at, vals
-), summed AS ({_add_moments(p, "gone", "%(id)s", "-1.0")})
-SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM summed)
-"""
-    row = await (await conn.execute(sql, {"id": experiment_id})).fetchone()
-    return int(row[0]) if row else 0
-
-
-SELECT_SUMS = """
-SELECT variant, k, sum(value) FROM experiment_sums WHERE experiment_id = %s
-GROUP BY variant, k ORDER BY variant, k
-"""
-SELECT_DAILY = """
-SELECT variant, day, k, value FROM experiment_sums
-WHERE experiment_id = %s AND k = ANY(%s) ORDER BY day
-"""
 
 
 async def variant_sums(conn: Conn, experiment_id: int, p: Plan) -> dict[str, list[float]]:
     """variant -> [n, then per column: sum, sum of squares, then per product: sum of a*b]."""
     width = 1 + 2 * len(p.columns) + len(p.products)
     out: dict[str, list[float]] = {}
-    for variant, k, value in await (await conn.execute(SELECT_SUMS, (experiment_id,))).fetchall():
-        out.setdefault(str(variant), [0.0] * width)[int(k)] = float(value or 0)
+    for variant, k, value in await repo.select_sums(conn, experiment_id):
+        out.setdefault(variant, [0.0] * width)[k] = value
     return {v: row for v, row in out.items() if round(row[0]) > 0}
 
 
@@ -312,10 +217,8 @@ async def daily(
     their values of ``column``; 0 without a column)."""
     ks = [0] if column is None else [0, 1 + 2 * column]
     cells: dict[tuple[str, date], list[float]] = {}
-    for variant, day, k, value in await (
-        await conn.execute(SELECT_DAILY, (experiment_id, ks))
-    ).fetchall():
-        cells.setdefault((str(variant), day), [0.0, 0.0])[0 if k == 0 else 1] = float(value)
+    for variant, day, k, value in await repo.select_daily(conn, experiment_id, ks):
+        cells.setdefault((variant, day), [0.0, 0.0])[0 if k == 0 else 1] = value
     out: dict[str, list[tuple[date, int, float]]] = {}
     for (variant, day), (n, total) in cells.items():
         if round(n) > 0:

@@ -2,60 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from schemas.api import FieldError
-from schemas.experiments import ExperimentIn, ExperimentList, ExperimentOut, MetricIn
+from schemas.experiments import (
+    ExperimentIn,
+    ExperimentList,
+    ExperimentOut,
+    ExperimentPatch,
+    MetricIn,
+)
+from services.core.bodies import decode_json
 from services.experiments import repo
 from services.experiments.errors import ExperimentNotFound, InvalidExperiment, StateConflict
 
 if TYPE_CHECKING:
     from services.core.service import Context
 
-_at = re.compile(r" - at `\$\.?(.*)`$")
-_named = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
 _fields = tuple(ExperimentIn.__struct_fields__)
-
-
-def decode(body: bytes, *, partial: bool = False) -> dict[str, Any]:
-    """The body as ExperimentIn fields (only the ones sent when ``partial``), or a 400 naming
-    the field at fault."""
-    try:
-        raw = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidExperiment(
-            "the body is not valid JSON", [FieldError("body", str(exc))]
-        ) from None
-    if not isinstance(raw, dict):
-        raise InvalidExperiment(
-            "the body must be a JSON object", [FieldError("body", "not an object")]
-        )
-    if partial:
-        unknown = sorted(set(raw) - set(_fields))
-        if unknown:
-            raise InvalidExperiment(
-                "unknown fields", [FieldError(k, "unknown field") for k in unknown]
-            )
-        return raw
-    try:
-        parsed = msgspec.convert(raw, ExperimentIn)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _at.search(text)
-        where = match.group(1) if match else ""
-        named = _named.search(text)
-        if named:  # the object's own field, not the path to the object
-            where = f"{where}.{named.group(1)}" if where else named.group(1)
-        field = where or "body"
-        reason = _at.sub("", text)
-        raise InvalidExperiment(
-            "the experiment is not valid", [FieldError(field, reason)]
-        ) from None
-    return {f: getattr(parsed, f) for f in _fields}
+# A merged PATCH is re-read as a whole experiment; stored experiments are small.
+MAX_MERGED = 16 * 1024 * 1024
 
 
 def check(exp: ExperimentIn) -> None:
@@ -144,8 +113,7 @@ def _fields_of(exp: ExperimentIn) -> dict[str, Any]:
     }
 
 
-async def create(ctx: Context, project_id: int, body: bytes) -> ExperimentOut:
-    exp = ExperimentIn(**decode(body))
+async def create(ctx: Context, project_id: int, exp: ExperimentIn) -> ExperimentOut:
     check(exp)
     async with ctx.pool.connection() as conn, conn.transaction():
         if await repo.select_latest_flag(conn, project_id, exp.feature_flag_key) is None:
@@ -173,8 +141,10 @@ async def list_all(ctx: Context, project_id: int) -> ExperimentList:
     return ExperimentList(results=[out(r) for r in rows])
 
 
-async def update(ctx: Context, project_id: int, experiment_id: int, body: bytes) -> ExperimentOut:
-    changes = decode(body, partial=True)
+async def update(
+    ctx: Context, project_id: int, experiment_id: int, patch: ExperimentPatch
+) -> ExperimentOut:
+    changes: dict[str, Any] = msgspec.to_builtins(patch)
     async with ctx.pool.connection() as conn, conn.transaction():
         row = await repo.select_one(conn, project_id, experiment_id, for_update=True)
         if row is None:
@@ -190,7 +160,7 @@ async def update(ctx: Context, project_id: int, experiment_id: int, body: bytes)
             )
         current = _stored(row)
         merged = msgspec.json.encode({**msgspec.to_builtins(current), **changes})
-        exp = ExperimentIn(**decode(merged))
+        exp = decode_json(merged, ExperimentIn, limit=MAX_MERGED, error=InvalidExperiment)
         check(exp)
         await repo.update(
             conn, project_id, experiment_id, {**_fields_of(exp), "status": row.status}

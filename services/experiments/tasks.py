@@ -1,9 +1,9 @@
 """Background work of the experiments service: running experiments' results kept warm.
 
-Every :data:`REFRESH_INTERVAL_S` the results of each running experiment whose stored results are
-older than ``results.RESULTS_TTL_S`` are recomputed, which refreshes its per-person rows
-incrementally. So the rows are never far behind the events, and the API and the dashboard mostly
-answer from stored results.
+Every ``DEVFLOW_EXPERIMENTS_REFRESH_INTERVAL_S`` (30 s) the results of each running experiment
+whose stored results are older than ``results.RESULTS_TTL_S`` are recomputed, which refreshes
+its per-person rows incrementally. So the rows are never far behind the events, and the API and
+the dashboard mostly answer from stored results.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from services.core.jobs import Periodic
 from services.experiments import repo, results
+from services.experiments.config import ExperimentsConfig
 
 if TYPE_CHECKING:
     from services.core.service import Context
 
 log = logging.getLogger("devflow.experiments")
-REFRESH_INTERVAL_S = 30.0
 
 
 async def refresh_running(ctx: Context) -> None:
@@ -31,5 +31,6 @@ async def refresh_running(ctx: Context) -> None:
             log.exception("refreshing the results of experiment %s failed", row.id)
 
 
-def periodic(_ctx: Context) -> list[Periodic]:
-    return [Periodic(name="experiments.refresh", interval_s=REFRESH_INTERVAL_S, fn=refresh_running)]
+def periodic(ctx: Context) -> list[Periodic]:
+    interval_s = ctx.settings_of(ExperimentsConfig).refresh_interval_s
+    return [Periodic(name="experiments.refresh", interval_s=interval_s, fn=refresh_running)]

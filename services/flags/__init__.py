@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 from services.core import db
 from services.core.service import Context, Service
-from services.flags.api import HUB, READ_POOL, SUBJECTS, router
+from services.flags.api import router
+from services.flags.config import FlagsConfig
 from services.flags.consumers import consumers
 from services.flags.definitions import Hub
+from services.flags.state import FlagsState
 from services.flags.subjects import SubjectCache
 from services.flags.tasks import jobs, periodic
 
@@ -19,13 +21,13 @@ if TYPE_CHECKING:
 
 @contextlib.asynccontextmanager
 async def _lifespan(ctx: Context) -> AsyncIterator[None]:
-    hub = ctx.state[HUB] = Hub(ctx)
+    hub = Hub(ctx)
     assert ctx.settings.database_url  # the runtime refuses to start without one
+    size = ctx.settings_of(FlagsConfig).read_pool_max or ctx.settings.db_pool_max
     # Evaluation reads in autocommit: one round trip per request, no COMMIT.
-    pool = ctx.state[READ_POOL] = await db.open_pool(
-        ctx.settings.database_url, 1, ctx.settings.db_pool_max, autocommit=True
-    )
-    subjects = ctx.state[SUBJECTS] = SubjectCache()
+    pool = await db.open_pool(ctx.settings.database_url, 1, size, autocommit=True)
+    subjects = SubjectCache()
+    ctx.set_state(FlagsState(hub=hub, read_pool=pool, subjects=subjects))
     await ctx.bus.subscribe("persons.changed.>", subjects.on_persons_changed)
     await ctx.bus.subscribe("flags.traits.>", subjects.on_traits_changed)
     await hub.start()
@@ -43,4 +45,5 @@ SERVICE = Service(
     lifespan=_lifespan,
     jobs=jobs,
     periodic=periodic,
+    settings=FlagsConfig,
 )

@@ -12,58 +12,47 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from schemas.api import FieldError
 from schemas.flags import (
+    CohortIn,
     CohortList,
     CohortOut,
+    CohortPatch,
     FlagHistory,
+    FlagIn,
     FlagList,
     FlagOut,
+    FlagPatch,
+    GroupTypeIn,
     GroupTypeList,
     GroupTypeOut,
+    ScheduleIn,
     ScheduleList,
     ScheduleOut,
 )
 from services.core.auth import require_secret_key
-from services.core.errors import PayloadTooLarge
+from services.core.bodies import read_json
 from services.core.http import ctx_of
 from services.flags import cohorts, evaluation, service
+from services.flags.config import FlagsConfig
 from services.flags.definitions import CLOSED, Hub, Snapshot
-from services.flags.errors import FlagNotFound, InvalidRequest, InvalidToken
+from services.flags.errors import FlagNotFound, InvalidFlag, InvalidRequest, InvalidToken
+from services.flags.state import FlagsState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from devflow_sdk.flags import Evaluation
 
-_json = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 MAX_ADMIN_BODY = 1024 * 1024
 MAX_COHORT_BODY = 16 * 1024 * 1024
-KEEPALIVE_S = 15.0
 JSON = "application/json"
-HUB = "flags.hub"
-READ_POOL = "flags.read_pool"
-SUBJECTS = "flags.subjects"
 
 Req = Request[Any, Any, Any]
 
 
 def hub_of(request: Req) -> Hub:
-    hub: Hub = ctx_of(request).state[HUB]
-    return hub
-
-
-async def _json_body(request: Req, limit: int = MAX_ADMIN_BODY) -> Any:
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(
-            f"the body exceeds {limit} bytes", [FieldError("body", f"larger than {limit} bytes")]
-        )
-    if not body:
-        raise InvalidRequest("the body is empty", [FieldError("body", "empty")])
-    try:
-        return _json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest("the body is not valid JSON", [FieldError("body", str(exc))]) from None
+    """The process's definitions hub, from the app state."""
+    return ctx_of(request).state_of(FlagsState).hub
 
 
 def _actor(request: Req) -> str:
@@ -94,6 +83,10 @@ def _etagged(flag: FlagOut) -> Response[FlagOut]:
 
 @get("/api/feature_flags")
 async def list_flags(request: Req, archived: bool = False, as_of: str | None = None) -> FlagList:
+    """List the project's flags (archived too with ``archived``), or those in force ``as_of``.
+
+    Secret key (401); 400 when ``as_of`` is not ISO 8601.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     moment = _as_of(as_of)
@@ -105,14 +98,23 @@ async def list_flags(request: Req, archived: bool = False, as_of: str | None = N
 
 @post("/api/feature_flags", status_code=201)
 async def create_flag(request: Req) -> Response[FlagOut]:
+    """Create a flag; its version comes back as ``ETag``.
+
+    Secret key (401); 400 for an invalid definition or a taken key, 413 over 1 MiB.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    flag = await service.create_flag(ctx, project_id, await _json_body(request), _actor(request))
+    body = await read_json(request, FlagIn, limit=MAX_ADMIN_BODY, error=InvalidFlag)
+    flag = await service.create_flag(ctx, project_id, body, _actor(request))
     return Response(flag, status_code=201, headers={"ETag": f'"{flag.version}"'})
 
 
 @get("/api/feature_flags/{key:str}")
 async def get_flag(request: Req, key: str, as_of: str | None = None) -> Response[FlagOut]:
+    """One flag by key with its version as ``ETag``, or as it was ``as_of`` (from the log).
+
+    Secret key (401); 404 for no such flag (or none in force at ``as_of``).
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     moment = _as_of(as_of)
@@ -129,13 +131,17 @@ async def get_flag(request: Req, key: str, as_of: str | None = None) -> Response
 
 @patch("/api/feature_flags/{key:str}")
 async def update_flag(request: Req, key: str) -> Response[FlagOut]:
+    """Change part of a flag, conditionally on ``If-Match``; no-op patches make no version.
+
+    Secret key (401); 400 invalid result, 404 unknown key, 409 stale version or archived flag.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     flag = await service.update_flag(
         ctx,
         project_id,
         key,
-        await _json_body(request),
+        await read_json(request, FlagPatch, limit=MAX_ADMIN_BODY, error=InvalidFlag),
         expected_version=service.parse_if_match(request.headers.get("if-match")),
         actor=_actor(request),
     )
@@ -144,11 +150,19 @@ async def update_flag(request: Req, key: str) -> Response[FlagOut]:
 
 @delete("/api/feature_flags/{key:str}", status_code=200)
 async def archive_flag(request: Req, key: str, reason: str = "") -> Response[FlagOut]:
+    """Archive a flag (PostHog's delete); it keeps its key and history.
+
+    Secret key (401); 404 unknown key, 409 stale version or an active flag depends on it.
+    """
     return await _set_archived(request, key, archived=True, reason=reason)
 
 
 @post("/api/feature_flags/{key:str}/restore", status_code=200)
 async def restore_flag(request: Req, key: str, reason: str = "") -> Response[FlagOut]:
+    """Restore an archived flag.
+
+    Secret key (401); 400 when no longer valid, 404 unknown key, 409 stale version.
+    """
     return await _set_archived(request, key, archived=False, reason=reason)
 
 
@@ -171,26 +185,36 @@ async def _set_archived(
 
 @get("/api/feature_flags/{key:str}/history")
 async def flag_history(request: Req, key: str) -> FlagHistory:
+    """Every version of a flag, oldest first, with diffs. Secret key (401); 404 unknown key."""
     ctx = ctx_of(request)
     return await service.history(ctx, await require_secret_key(request, ctx), key)
 
 
 @get("/api/feature_flags/{key:str}/schedules")
 async def list_schedules(request: Req, key: str) -> ScheduleList:
+    """The flag's scheduled changes. Secret key (401); 404 unknown key."""
     ctx = ctx_of(request)
     return await service.list_schedules(ctx, await require_secret_key(request, ctx), key)
 
 
 @post("/api/feature_flags/{key:str}/schedules", status_code=201)
 async def create_schedule(request: Req, key: str) -> ScheduleOut:
+    """Schedule a change to a flag at ``run_at``.
+
+    Secret key (401); 400 when it would make the flag invalid now, 404 unknown key.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    body = await _json_body(request)
+    body = await read_json(request, ScheduleIn, limit=MAX_ADMIN_BODY, error=InvalidFlag)
     return await service.create_schedule(ctx, project_id, key, body, _actor(request))
 
 
 @delete("/api/feature_flags/{key:str}/schedules/{schedule_id:int}", status_code=200)
 async def cancel_schedule(request: Req, key: str, schedule_id: int) -> ScheduleOut:
+    """Cancel a pending scheduled change.
+
+    Secret key (401); 404 not this flag's schedule, 409 already applied, failed or cancelled.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     return await service.cancel_schedule(ctx, project_id, key, schedule_id)
@@ -201,48 +225,66 @@ async def cancel_schedule(request: Req, key: str, schedule_id: int) -> ScheduleO
 
 @get("/api/cohorts")
 async def list_cohorts(request: Req) -> CohortList:
+    """The project's cohorts. Secret key (401)."""
     ctx = ctx_of(request)
     return await cohorts.list_cohorts(ctx, await require_secret_key(request, ctx))
 
 
 @post("/api/cohorts", status_code=201)
 async def create_cohort(request: Req) -> CohortOut:
+    """Create a dynamic (filters) or static (distinct ids) cohort.
+
+    Secret key (401); 400 invalid cohort, 413 over 16 MiB.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    return await cohorts.create_cohort(ctx, project_id, await _json_body(request, MAX_COHORT_BODY))
+    body = await read_json(request, CohortIn, limit=MAX_COHORT_BODY, error=InvalidRequest)
+    return await cohorts.create_cohort(ctx, project_id, body)
 
 
 @get("/api/cohorts/{cohort_id:int}")
 async def get_cohort(request: Req, cohort_id: int) -> CohortOut:
+    """One cohort. Secret key (401); 404 when the project has no such cohort."""
     ctx = ctx_of(request)
     return await cohorts.get_cohort(ctx, await require_secret_key(request, ctx), cohort_id)
 
 
 @patch("/api/cohorts/{cohort_id:int}")
 async def update_cohort(request: Req, cohort_id: int) -> CohortOut:
+    """Change a cohort's name, description, filters or static members.
+
+    Secret key (401); 400 invalid (incl. static <-> dynamic), 404 unknown, 413 over 16 MiB.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    body = await _json_body(request, MAX_COHORT_BODY)
+    body = await read_json(request, CohortPatch, limit=MAX_COHORT_BODY, error=InvalidRequest)
     return await cohorts.update_cohort(ctx, project_id, cohort_id, body)
 
 
 @delete("/api/cohorts/{cohort_id:int}", status_code=204)
 async def delete_cohort(request: Req, cohort_id: int) -> None:
+    """Delete a cohort. Secret key (401); 404 unknown, 409 while an active flag targets it."""
     ctx = ctx_of(request)
     await cohorts.delete_cohort(ctx, await require_secret_key(request, ctx), cohort_id)
 
 
 @get("/api/group_types")
 async def list_group_types(request: Req) -> GroupTypeList:
+    """The project's group types by index. Secret key (401)."""
     ctx = ctx_of(request)
     return await cohorts.list_group_types(ctx, await require_secret_key(request, ctx))
 
 
 @put("/api/group_types/{index:int}")
 async def set_group_type(request: Req, index: int) -> GroupTypeOut:
+    """Name the group type at an index (0-4).
+
+    Secret key (401); 400 index out of range, 409 the name already has another index.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
-    return await cohorts.set_group_type(ctx, project_id, index, await _json_body(request))
+    body = await read_json(request, GroupTypeIn, limit=MAX_ADMIN_BODY, error=InvalidRequest)
+    return await cohorts.set_group_type(ctx, project_id, index, body)
 
 
 # --- evaluation (public token) --------------------------------------------------------------
@@ -258,14 +300,17 @@ async def _evaluate(request: Req) -> dict[str, Evaluation]:
         query_token=q.get("token") or q.get("api_key"),
     )
     ctx = ctx_of(request)
-    _, results = await evaluation.evaluate(
-        ctx, hub_of(request), ctx.state[SUBJECTS], ctx.state[READ_POOL], req
-    )
+    state = ctx.state_of(FlagsState)
+    _, results = await evaluation.evaluate(ctx, state.hub, state.subjects, state.read_pool, req)
     return results
 
 
 @post(["/flags", "/flags/"], status_code=200)
 async def flags(request: Req) -> Response[bytes]:
+    """Evaluate flags for a subject (``/flags``; ``v=1`` answers in ``/decide``'s shape).
+
+    Project token; 400 unsupported version or invalid body, 401 missing or unknown token.
+    """
     v = request.query_params.get("v", "2")
     if v not in ("1", "2", "3", "4"):
         raise InvalidRequest("unsupported version", [FieldError("v", "must be 2, 3 or 4")])
@@ -279,6 +324,10 @@ async def flags(request: Req) -> Response[bytes]:
 
 @post(["/decide", "/decide/"], status_code=200)
 async def decide(request: Req) -> Response[bytes]:
+    """Evaluate flags for a subject in the legacy ``/decide`` shape.
+
+    Project token; 400 invalid body, 401 missing or unknown token.
+    """
     results = await _evaluate(request)
     return Response(_encoder.encode(evaluation.decide_response(results)), media_type=JSON)
 
@@ -307,6 +356,10 @@ async def _definitions_project(request: Req) -> int:
     ]
 )
 async def definitions(request: Req) -> Response[bytes]:
+    """Flag definitions for SDK local evaluation (PostHog's shape); 304 on a matching ETag.
+
+    Secret key (401, also when ``token`` names another project).
+    """
     project_id = await _definitions_project(request)
     snapshot = await hub_of(request).snapshot(project_id)
     headers = {"ETag": snapshot.etag, "Cache-Control": "no-cache"}
@@ -325,20 +378,23 @@ async def stream(request: Req) -> ServerSentEvent:
     project_id = await _definitions_project(request)
     hub = hub_of(request)
     seen = request.headers.get("last-event-id")
+    keepalive_s = ctx_of(request).settings_of(FlagsConfig).stream_keepalive_s
     return ServerSentEvent(
-        _events(hub, project_id, seen),
+        _events(hub, project_id, seen, keepalive_s),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(hub: Hub, project_id: int, seen: str | None) -> AsyncIterator[Any]:
+async def _events(
+    hub: Hub, project_id: int, seen: str | None, keepalive_s: float
+) -> AsyncIterator[Any]:
     with hub.listen(project_id) as queue:
         current: Snapshot = await hub.snapshot(project_id)
         if current.etag.strip('"') != seen:
             yield _message(current)
         while True:
             try:
-                latest = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                latest = await asyncio.wait_for(queue.get(), keepalive_s)
             except TimeoutError:
                 yield ServerSentEventMessage(comment="keepalive")
                 continue

@@ -37,6 +37,8 @@ DEFAULT_FILTERS: dict[str, Any] = {"groups": [{"properties": [], "rollout_percen
 
 @dataclass(frozen=True)
 class Committed:
+    """A change written in the caller's transaction, with the message to publish after it."""
+
     flag: repo.FlagRow
     change: repo.ChangeRow
     revision: int
@@ -45,6 +47,7 @@ class Committed:
 
 
 def definition_of(flag: repo.FlagRow) -> dict[str, Any]:
+    """The flag's definition as the change log stores it."""
     return {
         "key": flag.key,
         "name": flag.name,
@@ -203,6 +206,10 @@ async def publish(ctx: Context, committed: Committed) -> None:
 
 
 async def publish_outboxed(ctx: Context, change_id: int, subject: str, payload: bytes) -> bool:
+    """Publish a change and delete its outbox row; False when the broker is unavailable.
+
+    The message id makes a publish racing the relay harmless: the stream drops the duplicate.
+    """
     try:
         await ctx.bus.publish(subject, payload, msg_id=f"flag-change-{change_id}")
     except Unavailable:
@@ -214,4 +221,5 @@ async def publish_outboxed(ctx: Context, change_id: int, subject: str, payload: 
 
 
 def now() -> datetime:
+    """The current time, timezone-aware UTC."""
     return datetime.now(UTC)

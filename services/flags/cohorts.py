@@ -9,7 +9,16 @@ import msgspec
 from devflow_sdk.flags import validate_cohort
 
 from schemas.api import FieldError
-from schemas.flags import CohortList, CohortOut, DefinitionsChanged, GroupTypeList, GroupTypeOut
+from schemas.flags import (
+    CohortIn,
+    CohortList,
+    CohortOut,
+    CohortPatch,
+    DefinitionsChanged,
+    GroupTypeIn,
+    GroupTypeList,
+    GroupTypeOut,
+)
 from services.core.errors import Unavailable
 from services.flags import repo
 from services.flags.errors import CohortNotFound, InvalidRequest, StateConflict
@@ -20,10 +29,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("devflow.flags")
 _encoder = msgspec.json.Encoder()
 MAX_MEMBERS = 100_000
-COHORT_FIELDS = {"name", "description", "is_static", "filters", "distinct_ids"}
 
 
 def cohort_out(row: repo.CohortRow) -> CohortOut:
+    """The API form of a cohort row."""
     return CohortOut(
         id=row.id,
         name=row.name,
@@ -36,42 +45,31 @@ def cohort_out(row: repo.CohortRow) -> CohortOut:
     )
 
 
-def _check(body: Any, *, is_static: bool | None) -> tuple[dict[str, Any], list[str] | None]:
-    """Field errors for a cohort body; ``is_static`` is known on updates, read on creates."""
-    if not isinstance(body, dict):
-        raise InvalidRequest(
-            "the body must be a JSON object", [FieldError("body", "not an object")]
-        )
-    errors = [FieldError(k, "unknown field") for k in sorted(set(body) - COHORT_FIELDS)]
-    static = body.get("is_static", False) if is_static is None else is_static
-    if is_static is not None and "is_static" in body and body["is_static"] != is_static:
+def _check(
+    body: CohortIn | CohortPatch, *, is_static: bool | None
+) -> tuple[dict[str, Any], list[str] | None]:
+    """The fields sent, and the members of a static cohort; ``is_static`` is known on updates
+    (types, names and lengths are checked by the body's Struct)."""
+    sent: dict[str, Any] = msgspec.to_builtins(body)
+    errors = []
+    if is_static is not None and sent.get("is_static", is_static) != is_static:
         errors.append(FieldError("is_static", "cannot change once created"))
-    if not isinstance(static, bool):
-        errors.append(FieldError("is_static", "must be a boolean"))
-        static = False
-    if is_static is None or "name" in body:
-        name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name) <= 400:
-            errors.append(FieldError("name", "required: 1 to 400 characters"))
-    if not isinstance(body.get("description", ""), str):
-        errors.append(FieldError("description", "must be a string"))
+    static = bool(sent.get("is_static", False)) if is_static is None else is_static
     members: list[str] | None = None
     if static:
-        if "filters" in body:
+        if "filters" in sent:
             errors.append(FieldError("filters", "a static cohort has members, not filters"))
-        raw = body.get("distinct_ids", [] if is_static is None else None)
+        raw = sent.get("distinct_ids", [] if is_static is None else None)
         if raw is not None:
-            if not isinstance(raw, list) or not all(isinstance(d, str) and d for d in raw):
-                errors.append(FieldError("distinct_ids", "must be a list of non-empty strings"))
-            elif len(raw) > MAX_MEMBERS:
+            if len(raw) > MAX_MEMBERS:
                 errors.append(FieldError("distinct_ids", f"at most {MAX_MEMBERS} per request"))
             else:
                 members = list(dict.fromkeys(raw))
     else:
-        if "distinct_ids" in body:
+        if "distinct_ids" in sent:
             errors.append(FieldError("distinct_ids", "only static cohorts have members"))
-        if is_static is None or "filters" in body:
-            filters = body.get("filters")
+        if is_static is None or "filters" in sent:
+            filters = sent.get("filters")
             if not isinstance(filters, dict):
                 errors.append(FieldError("filters", 'required: {"properties": {...}}'))
             else:
@@ -81,21 +79,22 @@ def _check(body: Any, *, is_static: bool | None) -> tuple[dict[str, Any], list[s
                 )
     if errors:
         raise InvalidRequest("the cohort is not valid", errors)
-    return body, members
+    return sent, members
 
 
-async def create_cohort(ctx: Context, project_id: int, body: Any) -> CohortOut:
-    body, members = _check(body, is_static=None)
-    static = bool(body.get("is_static", False))
+async def create_cohort(ctx: Context, project_id: int, body: CohortIn) -> CohortOut:
+    """Create a cohort (and a static cohort's members) and announce the change."""
+    sent, members = _check(body, is_static=None)
+    static = body.is_static
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await repo.bump_revision(conn, project_id)
         cohort_id = await repo.insert_cohort(
             conn,
             project_id,
-            body["name"],
-            body.get("description", ""),
+            body.name,
+            body.description,
             static,
-            None if static else body["filters"],
+            None if static else sent["filters"],
         )
         if members:
             await repo.replace_members(conn, project_id, cohort_id, members)
@@ -105,17 +104,20 @@ async def create_cohort(ctx: Context, project_id: int, body: Any) -> CohortOut:
     return cohort_out(row)
 
 
-async def update_cohort(ctx: Context, project_id: int, cohort_id: int, body: Any) -> CohortOut:
+async def update_cohort(
+    ctx: Context, project_id: int, cohort_id: int, body: CohortPatch
+) -> CohortOut:
+    """Apply a partial update to a cohort, replacing a static cohort's members when sent."""
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await repo.bump_revision(conn, project_id)
         row = await _get(conn, project_id, cohort_id)
-        body, members = _check(body, is_static=row.is_static)
+        sent, members = _check(body, is_static=row.is_static)
         await repo.update_cohort(
             conn,
             cohort_id,
-            body.get("name", row.name),
-            body.get("description", row.description),
-            body.get("filters", row.filters),
+            sent.get("name", row.name),
+            sent.get("description", row.description),
+            sent.get("filters", row.filters),
         )
         if members is not None:
             await repo.replace_members(conn, project_id, cohort_id, members)
@@ -125,6 +127,7 @@ async def update_cohort(ctx: Context, project_id: int, cohort_id: int, body: Any
 
 
 async def delete_cohort(ctx: Context, project_id: int, cohort_id: int) -> None:
+    """Delete a cohort; refused (409) while an active flag targets it."""
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await repo.bump_revision(conn, project_id)
         await _get(conn, project_id, cohort_id)
@@ -141,11 +144,13 @@ async def delete_cohort(ctx: Context, project_id: int, cohort_id: int) -> None:
 
 
 async def get_cohort(ctx: Context, project_id: int, cohort_id: int) -> CohortOut:
+    """One cohort of the project; :class:`CohortNotFound` otherwise."""
     async with ctx.pool.connection() as conn:
         return cohort_out(await _get(conn, project_id, cohort_id))
 
 
 async def list_cohorts(ctx: Context, project_id: int) -> CohortList:
+    """Every cohort of the project."""
     async with ctx.pool.connection() as conn:
         rows = await repo.select_cohorts(conn, project_id)
     return CohortList(results=[cohort_out(r) for r in rows])
@@ -158,19 +163,16 @@ async def _get(conn: repo.Conn, project_id: int, cohort_id: int) -> repo.CohortR
     return row
 
 
-async def set_group_type(ctx: Context, project_id: int, index: int, body: Any) -> GroupTypeOut:
-    errors = []
+async def set_group_type(
+    ctx: Context, project_id: int, index: int, body: GroupTypeIn
+) -> GroupTypeOut:
+    """Name the group type at ``index`` (0 to 4); a name keeps one index (409 otherwise)."""
     if not 0 <= index <= 4:
-        errors.append(FieldError("group_type_index", "must be between 0 and 4"))
-    if not isinstance(body, dict) or set(body) != {"group_type"}:
-        errors.append(FieldError("body", 'expected {"group_type": "<name>"}'))
-        name = None
-    else:
-        name = body["group_type"]
-        if not isinstance(name, str) or not 1 <= len(name) <= 200:
-            errors.append(FieldError("group_type", "required: 1 to 200 characters"))
-    if errors or not isinstance(name, str):
-        raise InvalidRequest("the group type is not valid", errors)
+        raise InvalidRequest(
+            "the group type is not valid",
+            [FieldError("group_type_index", "must be between 0 and 4")],
+        )
+    name = body.group_type
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await repo.bump_revision(conn, project_id)
         mapping = await repo.select_group_types(conn, project_id)
@@ -186,6 +188,7 @@ async def set_group_type(ctx: Context, project_id: int, index: int, body: Any) -
 
 
 async def list_group_types(ctx: Context, project_id: int) -> GroupTypeList:
+    """The project's group types by index."""
     async with ctx.pool.connection() as conn:
         mapping = await repo.select_group_types(conn, project_id)
     return GroupTypeList(

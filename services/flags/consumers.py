@@ -21,7 +21,10 @@ _decoder = msgspec.json.Decoder(TraitsMessage)
 
 
 def consumers(ctx: Context) -> list[ConsumerSpec]:
+    """The durable consumers that store billing plans and churn scores as traits."""
+
     async def handle(msgs: Sequence[Msg]) -> None:
+        """Store the batch's traits (the consumer handler)."""
         await store_traits(ctx, msgs)
 
     return [
@@ -53,6 +56,12 @@ def billing_properties(message: SubscriptionChanged) -> dict[str, Any]:
 
 
 async def store_traits(ctx: Context, msgs: Sequence[Msg]) -> None:
+    """Store a batch of trait messages in one transaction, then tell every instance.
+
+    An undecodable message, or a subscription naming neither a person nor a group, raises
+    :class:`PoisonMessage`. The notification goes out after the commit, so an instance that
+    drops its cache reads the new traits.
+    """
     decoded = []
     for msg in msgs:
         try:

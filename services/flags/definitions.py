@@ -36,6 +36,8 @@ WATCH_CHECK_S = 2.0
 
 @dataclass(frozen=True)
 class Snapshot:
+    """A project's compiled flag definitions at one revision, and their served document."""
+
     project_id: int
     revision: int
     flagset: FlagSet
@@ -47,6 +49,8 @@ class Snapshot:
 
 
 class Hub:
+    """The process's cache of definition snapshots per project, kept current by messages."""
+
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._snapshots: dict[int, Snapshot] = {}
@@ -57,6 +61,7 @@ class Hub:
         self._drain_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Subscribe to definition changes and start the revision watch and the drain watcher."""
         await self._ctx.bus.subscribe("flags.changed.>", self._on_message)
         self._task = asyncio.create_task(self._watch_loop(), name="flags-watch")
         self._drain_task = asyncio.create_task(self._end_streams_on_drain(), name="flags-drain")
@@ -66,6 +71,7 @@ class Hub:
         self._close_listeners()
 
     async def stop(self) -> None:
+        """Stop the background tasks and end every open definitions stream."""
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -80,6 +86,7 @@ class Hub:
                 q.put_nowait(CLOSED)
 
     async def snapshot(self, project_id: int) -> Snapshot:
+        """The project's current snapshot; the cached one while checked in the last second."""
         cached = self._snapshots.get(project_id)
         if cached and time.monotonic() - self._checked.get(project_id, 0.0) < REVALIDATE_S:
             return cached

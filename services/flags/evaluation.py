@@ -14,7 +14,9 @@ import msgspec
 
 from schemas.api import FieldError
 from schemas.flags import DecideResponse, FlagDetail, FlagMetadata, FlagReason, FlagsResponse
-from services.core.bodies import decode_body
+from services.core.bodies import decode_json
+from services.core.capture.encoding import decode_body
+from services.core.capture.limits import MAX_REQUEST_BYTES
 from services.flags.errors import InvalidRequest, InvalidToken
 
 if TYPE_CHECKING:
@@ -25,13 +27,15 @@ if TYPE_CHECKING:
     from services.flags.definitions import Hub, Snapshot
     from services.flags.subjects import SubjectCache
 
-_json = msgspec.json.Decoder()
+_OBJECT = dict[str, Any]
 _encoder = msgspec.json.Encoder()
 MAX_KEY_LENGTH = 400
 
 
 @dataclass(frozen=True)
 class EvalRequest:
+    """A checked ``/flags`` request: the project token, the subject and what to evaluate."""
+
     token: str
     distinct_id: str
     groups: dict[str, str]
@@ -50,14 +54,8 @@ def parse_request(
 ) -> EvalRequest:
     """Decode and check a ``/flags`` body; every fault is named by its field."""
     raw = decode_body(body, content_encoding, content_type, compression)
-    try:
-        data = _json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest("the body is not valid JSON", [FieldError("body", str(exc))]) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest(
-            "the body must be a JSON object", [FieldError("body", "not an object")]
-        )
+    # Properties sent for one evaluation are not stored: a NUL in them is harmless.
+    data = decode_json(raw, _OBJECT, limit=MAX_REQUEST_BYTES, allow_nul=True, error=InvalidRequest)
     errors: list[FieldError] = []
     token = data.get("api_key") or data.get("token") or query_token
     if not isinstance(token, str) or not token:
@@ -176,6 +174,7 @@ def _payload(ev: Evaluation) -> str | None:
 
 
 def flags_response(results: dict[str, Evaluation]) -> FlagsResponse:
+    """The ``/flags`` (v2+) body: every flag with its reason and metadata; failed ones marked."""
     flags = {
         key: FlagDetail(
             key=key,
@@ -197,6 +196,7 @@ def flags_response(results: dict[str, Evaluation]) -> FlagsResponse:
 
 
 def decide_response(results: dict[str, Evaluation]) -> DecideResponse:
+    """The ``/decide`` (v1) body: values and payloads; failed flags left out as PostHog does."""
     values: dict[str, bool | str] = {}
     payloads: dict[str, Any] = {}
     for key, ev in results.items():

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RebuildReport:
+    """What a rebuild found: the flags in the log and the keys whose projection differed."""
+
     flags: int
     # Keys whose live row differed from the log's (missing, extra or different), before rebuild.
     differences: list[str]
@@ -29,15 +31,14 @@ async def rebuild(
     the read of the log and the replacement.
     """
     async with conn.transaction():
-        await conn.execute("LOCK TABLE flag_revisions IN EXCLUSIVE MODE")
+        await repo.lock_revisions(conn)
         rebuilt = await repo.select_rebuilt(conn, project_id)
         live: list[repo.FlagRow] = []
         projects = {f.project_id for f in rebuilt} if project_id is None else {project_id}
         for pid in sorted(projects):
             live.extend(await repo.select_flags(conn, pid, archived=True))
         if project_id is None:
-            cur = await conn.execute("SELECT DISTINCT project_id FROM feature_flags")
-            for (pid,) in await cur.fetchall():
+            for pid in await repo.select_projected_projects(conn):
                 if pid not in projects:
                     live.extend(await repo.select_flags(conn, pid, archived=True))
         differences = _differences(live, rebuilt)

@@ -6,8 +6,20 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from schemas.api import FieldError
-from schemas.flags import FlagChangeOut, FlagHistory, FlagList, FlagOut, ScheduleList, ScheduleOut
+from schemas.flags import (
+    FlagChangeOut,
+    FlagHistory,
+    FlagIn,
+    FlagList,
+    FlagOut,
+    FlagPatch,
+    ScheduleIn,
+    ScheduleList,
+    ScheduleOut,
+)
 from services.flags import changes, repo
 from services.flags.diff import diff
 from services.flags.errors import (
@@ -22,21 +34,12 @@ from services.flags.errors import (
 if TYPE_CHECKING:
     from services.core.service import Context
 
-CREATE_FIELDS = {"key", "name", "active", "filters", "ensure_experience_continuity", "reason"}
-PATCH_FIELDS = {
-    "name",
-    "active",
-    "filters",
-    "ensure_experience_continuity",
-    "rollout_percentage",
-    "reason",
-}
-SCHEDULE_CHANGE_FIELDS = {"name", "active", "filters", "rollout_percentage"}
 APPLY_SCHEDULE = "flags.apply_schedule"
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
 def flag_out(flag: repo.FlagRow) -> FlagOut:
+    """The API form of a flag row."""
     return FlagOut(
         id=flag.id,
         key=flag.key,
@@ -64,33 +67,15 @@ def parse_if_match(value: str | None) -> int | None:
     return int(match.group(1))
 
 
-def _body_object(body: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidFlag("the body must be a JSON object", [FieldError("body", "not an object")])
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidFlag(
-            "the body has unknown fields",
-            [
-                FieldError(k, f"unknown field; allowed: {', '.join(sorted(allowed))}")
-                for k in unknown
-            ],
-        )
-    reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 1000:
-        raise InvalidFlag(
-            "reason must be a string", [FieldError("reason", "string of at most 1000")]
-        )
-    return body
-
-
 async def list_flags(ctx: Context, project_id: int, *, archived: bool) -> FlagList:
+    """The project's flags, archived ones included when ``archived``."""
     async with ctx.pool.connection() as conn:
         flags = await repo.select_flags(conn, project_id, archived=archived)
     return FlagList(results=[flag_out(f) for f in flags], count=len(flags))
 
 
 async def get_flag(ctx: Context, project_id: int, key: str) -> FlagOut:
+    """The project's flag with this key; :class:`FlagNotFound` otherwise."""
     async with ctx.pool.connection() as conn:
         flag = await repo.select_flag(conn, project_id, key)
     if flag is None:
@@ -125,15 +110,18 @@ async def flags_as_of(
     return out
 
 
-async def create_flag(ctx: Context, project_id: int, body: Any, actor: str) -> FlagOut:
-    body = _body_object(body, CREATE_FIELDS)
+async def create_flag(ctx: Context, project_id: int, body: FlagIn, actor: str) -> FlagOut:
+    """Validate and create a flag at version 1, then publish the change.
+
+    The project lock is taken before the key check, so two creates of one key cannot both pass.
+    """
     definition = {
-        "key": body.get("key"),
-        "name": body.get("name", ""),
-        "active": body.get("active", True),
+        "key": body.key,
+        "name": body.name,
+        "active": body.active,
         "archived": False,
-        "filters": body.get("filters", changes.DEFAULT_FILTERS),
-        "ensure_experience_continuity": body.get("ensure_experience_continuity", False),
+        "filters": changes.DEFAULT_FILTERS if body.filters is msgspec.UNSET else body.filters,
+        "ensure_experience_continuity": body.ensure_experience_continuity,
     }
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await changes.lock_project(conn, project_id)
@@ -153,7 +141,7 @@ async def create_flag(ctx: Context, project_id: int, body: Any, actor: str) -> F
             definition=definition,
             kind="create",
             actor=actor,
-            reason=body.get("reason", ""),
+            reason=body.reason,
         )
     await changes.publish(ctx, committed)
     return flag_out(committed.flag)
@@ -163,12 +151,16 @@ async def update_flag(
     ctx: Context,
     project_id: int,
     key: str,
-    body: Any,
+    body: FlagPatch,
     *,
     expected_version: int | None,
     actor: str,
 ) -> FlagOut:
-    body = _body_object(body, PATCH_FIELDS)
+    """Apply a partial update as a new version and publish it.
+
+    :class:`VersionConflict` when ``expected_version`` is stale, :class:`StateConflict` when the
+    flag is archived; a patch that changes nothing returns the flag as it is.
+    """
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await changes.lock_project(conn, project_id)
         flag = await _current(conn, project_id, key, expected_version)
@@ -178,7 +170,7 @@ async def update_flag(
                 [FieldError("key", "archived")],
             )
         before = changes.definition_of(flag)
-        after = changes.apply_patch(before, body)
+        after = changes.apply_patch(before, msgspec.to_builtins(body))
         kind = changes.kind_of(before, after)
         if kind is None:
             return flag_out(flag)  # nothing changed: no new version
@@ -190,7 +182,7 @@ async def update_flag(
             definition=after,
             kind=kind,
             actor=actor,
-            reason=body.get("reason", ""),
+            reason=body.reason,
         )
     await changes.publish(ctx, committed)
     return flag_out(committed.flag)
@@ -206,6 +198,10 @@ async def set_archived(
     actor: str,
     reason: str,
 ) -> FlagOut:
+    """Archive or restore a flag as a new version; a no-op when it already is.
+
+    Archiving is refused while an active flag depends on it.
+    """
     async with ctx.pool.connection() as conn, conn.transaction():
         revision = await changes.lock_project(conn, project_id)
         flag = await _current(conn, project_id, key, expected_version)
@@ -256,6 +252,7 @@ async def _current(
 
 
 async def history(ctx: Context, project_id: int, key: str) -> FlagHistory:
+    """Every version of the flag, oldest first, each with its diff from the previous one."""
     async with ctx.pool.connection() as conn:
         rows = await repo.select_changes(conn, project_id, key)
     if not rows:
@@ -289,6 +286,7 @@ def _not_found(key: str) -> FlagNotFound:
 
 
 def schedule_out(row: repo.ScheduleRow) -> ScheduleOut:
+    """The API form of a scheduled change row."""
     return ScheduleOut(
         id=row.id,
         flag_key=row.flag_key,
@@ -304,42 +302,21 @@ def schedule_out(row: repo.ScheduleRow) -> ScheduleOut:
     )
 
 
-def _parse_schedule(body: Any) -> tuple[datetime, dict[str, Any], str]:
-    if not isinstance(body, dict):
-        raise InvalidFlag("the body must be a JSON object", [FieldError("body", "not an object")])
-    errors = [
-        FieldError(k, "unknown field") for k in sorted(set(body) - {"run_at", "change", "reason"})
-    ]
-    run_at: datetime | None = None
-    raw_at = body.get("run_at")
-    if not isinstance(raw_at, str):
-        errors.append(FieldError("run_at", "required: an ISO 8601 date-time"))
-    else:
-        try:
-            run_at = datetime.fromisoformat(raw_at)
-        except ValueError:
-            errors.append(FieldError("run_at", "not an ISO 8601 date-time"))
-    change = body.get("change")
-    if not isinstance(change, dict) or not change:
-        errors.append(FieldError("change", 'required: an object such as {"active": false}'))
-        change = {}
-    for k in sorted(set(change) - SCHEDULE_CHANGE_FIELDS):
-        errors.append(
-            FieldError(
-                f"change.{k}", f"unknown; allowed: {', '.join(sorted(SCHEDULE_CHANGE_FIELDS))}"
-            )
+def _parse_schedule(body: ScheduleIn) -> tuple[datetime, dict[str, Any], str]:
+    change: dict[str, Any] = msgspec.to_builtins(body.change)
+    if not change:
+        raise InvalidFlag(
+            "the scheduled change is not valid",
+            [FieldError("change", 'required: an object such as {"active": false}')],
         )
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        errors.append(FieldError("reason", "must be a string"))
-    if errors or run_at is None:
-        raise InvalidFlag("the scheduled change is not valid", errors)
-    return (run_at if run_at.tzinfo else run_at.replace(tzinfo=UTC)), change, reason
+    run_at = body.run_at
+    return (run_at if run_at.tzinfo else run_at.replace(tzinfo=UTC)), change, body.reason
 
 
 async def create_schedule(
-    ctx: Context, project_id: int, key: str, body: Any, actor: str
+    ctx: Context, project_id: int, key: str, body: ScheduleIn, actor: str
 ) -> ScheduleOut:
+    """Store a scheduled change and enqueue the job that applies it at ``run_at``."""
     run_at, change, reason = _parse_schedule(body)
     async with ctx.pool.connection() as conn, conn.transaction():
         flag = await repo.select_flag(conn, project_id, key)
@@ -368,6 +345,7 @@ async def create_schedule(
 
 
 async def list_schedules(ctx: Context, project_id: int, key: str) -> ScheduleList:
+    """The flag's scheduled changes; :class:`FlagNotFound` for an unknown key."""
     async with ctx.pool.connection() as conn:
         flag = await repo.select_flag(conn, project_id, key)
         if flag is None:
@@ -377,6 +355,7 @@ async def list_schedules(ctx: Context, project_id: int, key: str) -> ScheduleLis
 
 
 async def cancel_schedule(ctx: Context, project_id: int, key: str, schedule_id: int) -> ScheduleOut:
+    """Cancel a pending scheduled change; its job then finds it not pending and skips it."""
     async with ctx.pool.connection() as conn, conn.transaction():
         row = await repo.select_schedule(conn, schedule_id, for_update=True)
         if row is None or row.project_id != project_id or row.flag_key != key:

@@ -49,6 +49,8 @@ class _Group(msgspec.Struct, frozen=True):
 
 
 class SubjectCache:
+    """The per-process cache of subjects, invalidated by person and trait messages."""
+
     def __init__(self) -> None:
         self._revisions: dict[int, int] = {}
         self._persons: dict[PersonKey, _Person] = {}
@@ -127,6 +129,7 @@ class SubjectCache:
         )
 
     def forget_person(self, project_id: int, distinct_ids: list[str]) -> None:
+        """Drop the cached person of each distinct id and move its generation."""
         for distinct_id in distinct_ids:
             key = (project_id, distinct_id)
             self._generations[key] = self._generations.get(key, 0) + 1
@@ -141,11 +144,15 @@ class SubjectCache:
             del self._groups[gkey]
 
     async def on_traits_changed(self, subject: str, _data: bytes) -> None:
+        """Handle ``flags.traits.<project>``: drop everything cached about the project."""
         project = subject.rsplit(".", 1)[-1]
         if project.isdigit():
             self.forget_project(int(project))
 
     async def on_persons_changed(self, _subject: str, data: bytes) -> None:
+        """Handle ``persons.changed.<project>``: drop the changed people, or the project's
+        people after a merge.
+        """
         try:
             message = _decoder.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):

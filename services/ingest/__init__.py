@@ -9,32 +9,26 @@ from schemas import replay
 from services.core.bus import ConsumerSpec, StreamSpec
 from services.core.service import Context, Service
 from services.ingest.api import router
+from services.ingest.config import IngestConfig
 from services.ingest.consumers import STREAM, Writer, writer_consumers
-from services.ingest.storage import Partitions, maintenance
+from services.ingest.storage import partitions_of, prepare
+from services.ingest.tasks import periodic
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 
-def _partitions(ctx: Context) -> Partitions:
-    # One view of the partitions per process, so the writer sees what maintenance drops.
-    partitions = ctx.state.get("ingest.partitions")
-    if not isinstance(partitions, Partitions):
-        partitions = ctx.state["ingest.partitions"] = Partitions(ctx)
-    return partitions
-
-
 def _consumers(ctx: Context) -> list[ConsumerSpec]:
-    return writer_consumers(ctx, Writer(ctx, _partitions(ctx)))
+    return writer_consumers(ctx, Writer(ctx, partitions_of(ctx)))
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(ctx: Context) -> AsyncIterator[None]:
-    if ctx.role == "api":
-        yield
-        return
-    async with maintenance(ctx, _partitions(ctx)):
-        yield
+    # Lifespans run before consumers start: a writer's partitions exist before it inserts. The
+    # api role stores nothing and leaves upkeep to the writers.
+    if ctx.role != "api":
+        await prepare(ctx)
+    yield
 
 
 SERVICE = Service(
@@ -45,4 +39,6 @@ SERVICE = Service(
     streams=[StreamSpec(STREAM, ["events.>"]), StreamSpec(replay.STREAM, replay.SUBJECTS)],
     consumers=_consumers,
     lifespan=_lifespan,
+    periodic=periodic,
+    settings=IngestConfig,
 )

@@ -10,15 +10,15 @@ from litestar.params import Parameter
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from schemas.api import CaptureAccepted, EventsPage, FieldError, PersonOut
+from schemas.api import EventsPage, FieldError, PersonOut
+from services.core import capture as protocol
 from services.core.auth import require_secret_key
-from services.core.http import ctx_of, partial_capture_response
+from services.core.http import ctx_of
 from services.ingest import service
 from services.ingest.errors import InvalidQuery
 
 PERSONS_PREFIX = "/api/persons/"
 CAPTURE_PATHS = ["/capture", "/batch", "/e", "/i/v0/e", "/track"]
-_ACCEPTED = CaptureAccepted()
 tracer = trace.get_tracer("devflow.ingest")
 
 
@@ -28,6 +28,12 @@ tracer = trace.get_tracer("devflow.ingest")
     summary="Capture events (PostHog protocol)",
 )
 async def capture(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Accept events from PostHog SDKs (any of their body encodings), with the project token.
+
+    Answers once the broker stored every accepted event: 200 (204 with ``?beacon=1``), the
+    partial-capture 400 naming refused events, 400 unreadable body, 401 missing or unknown token,
+    413 too large, 503 broker unavailable.
+    """
     # The span joins a trace the client started (traceparent) and travels on to the writer
     # through the NATS message headers.
     parent = propagate.extract(request.headers)
@@ -36,30 +42,9 @@ async def capture(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _capture(request: Request[Any, Any, Any]) -> Response[Any]:
-    q = request.query_params
-    result = await service.capture(
-        ctx_of(request),
-        service.CaptureRequest(
-            body=await request.body(),
-            content_encoding=request.headers.get("content-encoding", ""),
-            content_type=request.headers.get("content-type", ""),
-            compression=q.get("compression"),
-            sent_at_ms=q.get("_"),
-            query_token=q.get("token") or q.get("api_key"),
-            client_ip=None if q.get("ip") == "0" else _client_ip(request),
-        ),
-    )
-    if result.errors:
-        return partial_capture_response(result.accepted, result.errors)
-    if q.get("beacon") == "1":
-        return Response(b"", status_code=204)
-    return Response(_ACCEPTED, status_code=200)
-
-
-def _client_ip(request: Request[Any, Any, Any]) -> str | None:
-    # Behind the reverse proxy (compose), the client is the first X-Forwarded-For entry.
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    return forwarded or (request.client.host if request.client else None)
+    req = await protocol.capture_request(request)
+    result = await service.capture(ctx_of(request), req)
+    return protocol.capture_response(request, result.accepted, result.errors)
 
 
 @get("/api/events")
@@ -72,6 +57,10 @@ async def list_events(
     limit: int = Parameter(default=100),
     cursor: str | None = None,
 ) -> EventsPage:
+    """The project's events, newest first, filtered and paged with ``next_cursor``.
+
+    Secret key (401); 400 for a bad ``limit`` (1-1000), date-time or cursor.
+    """
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     return await service.list_events(
@@ -88,6 +77,10 @@ async def list_events(
 
 @get("/api/persons/{distinct_id:path}")
 async def get_person(request: Request[Any, Any, Any], distinct_id: str) -> PersonOut:
+    """The person a distinct id belongs to, with all their distinct ids.
+
+    Secret key (401); 404 when no person has the id.
+    """
     # Distinct ids are often URLs and may contain "/" (sent as %2F); the router's decoded path
     # collapses "//", so the id is taken from the raw path instead.
     ctx = ctx_of(request)

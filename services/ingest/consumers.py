@@ -19,6 +19,7 @@ from schemas.persons import PersonChanged, PersonsMerged
 from services.core import metrics
 from services.core.bus import ConsumerSpec, PoisonMessage
 from services.ingest import persons, repo
+from services.ingest.config import IngestConfig
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -67,6 +68,8 @@ def _person_props(ev: _WireEvent) -> dict[str, Any]:
 
 
 class Writer:
+    """The events writer: stores fetched batches exactly once and applies the persons projection."""
+
     def __init__(self, ctx: Context, partitions: Partitions) -> None:
         self.ctx = ctx
         self.partitions = partitions
@@ -81,6 +84,11 @@ class Writer:
         self._partitions_turn: asyncio.Future[None] | None = None
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
+        """Store one fetched batch in one transaction; the bus acks it after this returns.
+
+        Two calls overlap (the consumer's concurrency is 2); the futures chained here keep their
+        partition step and persons step in fetch order, so person updates apply in event order.
+        """
         loop = asyncio.get_running_loop()
         previous, previous_partitions = self._persons_turn, self._partitions_turn
         mine: asyncio.Future[None] = loop.create_future()
@@ -150,6 +158,7 @@ class Writer:
         # After the commit: a crash here loses a notification, never data; consumers of
         # persons.changed re-read the projection when they need certainty.
         async def one(m: PersonChanged | PersonsMerged) -> None:
+            """Publish one change; its id (person, version, kind) makes a retry a duplicate."""
             ident = m.person_id if isinstance(m, PersonChanged) else m.source_person_id
             version = m.version if isinstance(m, PersonChanged) else 0
             await self.ctx.bus.publish(
@@ -188,13 +197,14 @@ def _by_project(
 
 
 def writer_consumers(ctx: Context, writer: Writer) -> list[ConsumerSpec]:
+    """The ``events-writer`` durable consumer on ``EVENTS``, two batches in flight."""
     return [
         ConsumerSpec(
             stream=STREAM,
             durable=DURABLE,
             filter_subject="events.>",
             handler=writer.handle,
-            batch=ctx.settings.writer_fetch_batch,
+            batch=ctx.settings_of(IngestConfig).writer_fetch_batch,
             # While one batch is in PostgreSQL, the next is decoded and staged.
             concurrency=2,
             max_deliver=ctx.settings.writer_max_deliver,

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized
+from services.core.capture.errors import CaptureTooLarge, InvalidCapture, InvalidToken
+from services.core.errors import DomainError, NotFound, Unauthorized
 
-
-class InvalidCapture(DomainError):
-    title = "Invalid capture request"
-
-
-class CaptureTooLarge(PayloadTooLarge):
-    title = "Capture request too large"
-
-
-class InvalidToken(Unauthorized):
-    title = "Invalid project token"
+# The capture protocol's errors are the kernel's (services.core.capture), named here too.
+__all__ = [
+    "CaptureTooLarge",
+    "InvalidCapture",
+    "InvalidQuery",
+    "InvalidSecretKey",
+    "InvalidToken",
+    "PersonNotFound",
+]
 
 
 class InvalidSecretKey(Unauthorized):
+    """The secret key is missing or unknown (401)."""
+
     title = "Invalid secret key"
 
 
 class PersonNotFound(NotFound):
+    """No person has the distinct id (404)."""
+
     title = "Person not found"
 
 
 class InvalidQuery(DomainError):
+    """A read's query parameters are not valid (400)."""
+
     title = "Invalid query"

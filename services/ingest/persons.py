@@ -46,6 +46,8 @@ ILLEGAL_IDS = frozenset(
 
 @dataclass
 class PersonEvent:
+    """The part of a new event the persons projection reads."""
+
     distinct_id: str
     event: str
     timestamp: datetime
@@ -68,6 +70,7 @@ class _Person:
 
     @property
     def properties(self) -> dict[str, Any]:
+        """The properties, decoded on first use."""
         if self._properties is None:
             decoded = msgspec.json.decode(self.properties_json)
             self._properties = decoded if isinstance(decoded, dict) else {}
@@ -75,16 +78,20 @@ class _Person:
 
     @properties.setter
     def properties(self, value: dict[str, Any]) -> None:
+        """Replace the properties (a merge's union)."""
         self._properties = value
 
 
 @dataclass
 class Outcome:
+    """Each event's person id, in event order, and the person messages to publish."""
+
     person_ids: list[str]
     messages: list[PersonChanged | PersonsMerged]
 
 
 def is_legal_id(distinct_id: str) -> bool:
+    """False for the placeholder ids SDKs send by mistake (``anonymous``, ``null`` ...)."""
     return distinct_id.strip().lower() not in ILLEGAL_IDS
 
 
@@ -111,6 +118,7 @@ class _Batch:
             self.by_distinct[row.distinct_id] = person
 
     def person_for(self, distinct_id: str, when: datetime) -> _Person:
+        """The person ``distinct_id`` belongs to; a new one (created ``when``) if it has none."""
         person = self.by_distinct.get(distinct_id)
         if person is None:
             person = _Person(str(uuidlib.uuid4()), "{}", False, when, 0, is_new=True, dirty=True)
@@ -158,6 +166,7 @@ class _Batch:
             self.merged.append((source.id, target.id))
 
     def update_properties(self, person: _Person, props: dict[str, Any]) -> None:
+        """Apply the event's ``$set``, ``$set_once`` and ``$unset``; changes mark it dirty."""
         changed = False
         set_ = props.get("$set")
         if isinstance(set_, dict) and set_:

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 import psycopg
+from psycopg import sql
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -88,42 +89,70 @@ async def store(conn: Conn, persons: list[tuple[int, str]], *, rollup_table: boo
     await conn.execute(INSERT_EVENTS_AND_ROLLUP if rollup_table else INSERT_EVENTS)
 
 
-# --- partitions (native mode) --------------------------------------------------------------------
+# --- partitions (native mode) and retention -----------------------------------------------------
 
-CREATE_PARTITION = """
-CREATE TABLE IF NOT EXISTS {name} PARTITION OF events
-FOR VALUES FROM ('{start}+00') TO ('{end}+00')
-"""
+# Identifiers can't be bound parameters: partition DDL is composed with psycopg.sql.
+CREATE_PARTITION = sql.SQL(
+    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({start}) TO ({end})"
+)
 LIST_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_class p ON p.oid = i.inhparent
 WHERE p.relname = 'events'
 """
-DROP_PARTITION = "DROP TABLE IF EXISTS {name}"
+DROP_PARTITION = sql.SQL("DROP TABLE IF EXISTS {name}")
+# Held while partitions or the retention policy change, so concurrent writers take turns.
 PARTITION_LOCK = "SELECT pg_advisory_xact_lock(0x0DEFEE75)"
+# TimescaleDB mode: the extension drops expired chunks itself, following this policy.
+REMOVE_RETENTION_POLICY = "SELECT remove_retention_policy('events', if_exists => true)"
+ADD_RETENTION_POLICY = "SELECT add_retention_policy('events', make_interval(days => %s))"
+
+
+def create_partition_sql(name: str, start: datetime, end: datetime) -> sql.Composed:
+    """``CREATE TABLE … PARTITION OF events`` for the rows from ``start`` up to ``end``."""
+    return CREATE_PARTITION.format(
+        name=sql.Identifier(name), start=sql.Literal(start), end=sql.Literal(end)
+    )
+
+
+def drop_partition_sql(name: str) -> sql.Composed:
+    """``DROP TABLE`` of the partition ``name``."""
+    return DROP_PARTITION.format(name=sql.Identifier(name))
 
 
 async def list_partitions(conn: Conn) -> set[str]:
+    """The names of the partitions of ``events`` that exist."""
     cur = await conn.execute(LIST_PARTITIONS)
     return {str(r[0]) for r in await cur.fetchall()}
 
 
-async def create_partition(conn: Conn, name: str, start: str, end: str) -> None:
-    # Identifiers can't be bound parameters; name, start and end are derived from dates only.
+async def create_partition(conn: Conn, name: str, start: datetime, end: datetime) -> None:
+    """Create partition ``name`` of ``events`` for ``[start, end)`` unless it exists."""
     await conn.execute(PARTITION_LOCK)
-    await conn.execute(CREATE_PARTITION.format(name=name, start=start, end=end).encode())
+    await conn.execute(create_partition_sql(name, start, end))
 
 
 async def drop_partition(conn: Conn, name: str) -> None:
+    """Drop partition ``name`` of ``events`` (and its rows) if it exists."""
     await conn.execute(PARTITION_LOCK)
-    await conn.execute(DROP_PARTITION.format(name=name).encode())
+    await conn.execute(drop_partition_sql(name))
+
+
+async def set_retention_policy(conn: Conn, days: int) -> None:
+    """TimescaleDB mode: drop chunks older than ``days`` (never, when 0)."""
+    await conn.execute(PARTITION_LOCK)
+    await conn.execute(REMOVE_RETENTION_POLICY)
+    if days:
+        await conn.execute(ADD_RETENTION_POLICY, (days,))
 
 
 # --- persons -------------------------------------------------------------------------------------
 
 
 class PersonRow(msgspec.Struct, frozen=True):
+    """A distinct id with its person, as loaded for a batch."""
+
     distinct_id: str
     person_id: str
     properties_json: str
@@ -181,6 +210,7 @@ async def lock_persons(conn: Conn, project_id: int) -> None:
 
 
 async def load_persons(conn: Conn, project_id: int, distinct_ids: list[str]) -> list[PersonRow]:
+    """The persons of the given distinct ids (those that have one)."""
     cur = await conn.execute(LOAD_PERSONS, (project_id, distinct_ids))
     return [PersonRow(*row) for row in await cur.fetchall()]
 
@@ -190,16 +220,19 @@ def _columns(rows: list[PersonValues]) -> tuple[list[Any], ...]:
 
 
 async def insert_persons(conn: Conn, project_id: int, rows: list[PersonValues]) -> None:
+    """Insert new persons at version 1."""
     if rows:
         await conn.execute(INSERT_PERSONS, (project_id, *_columns(rows)))
 
 
 async def update_persons(conn: Conn, rows: list[PersonValues]) -> None:
+    """Write changed persons back, bumping each one's version."""
     if rows:
         await conn.execute(UPDATE_PERSONS, _columns(rows))
 
 
 async def upsert_distinct_ids(conn: Conn, project_id: int, pairs: list[tuple[str, str]]) -> None:
+    """Point each distinct id at its person, adding the new ones."""
     if pairs:
         await conn.execute(
             UPSERT_DISTINCT_IDS, (project_id, [d for d, _ in pairs], [p for _, p in pairs])
@@ -207,6 +240,11 @@ async def upsert_distinct_ids(conn: Conn, project_id: int, pairs: list[tuple[str
 
 
 async def record_merges(conn: Conn, project_id: int, merges: list[tuple[str, str]]) -> None:
+    """Move each merged-away person's ids to its target, record the merge, delete it.
+
+    Earlier merges into the source are re-pointed too, so every recorded source names the
+    final survivor (reads join events to their person through ``person_merges``).
+    """
     for source, target in merges:
         await conn.execute(MERGE_MOVE_IDS, (target, source))
         await conn.execute(MERGE_REPOINT, (target, source))
@@ -215,11 +253,13 @@ async def record_merges(conn: Conn, project_id: int, merges: list[tuple[str, str
 
 
 async def distinct_ids_of(conn: Conn, person_ids: list[str]) -> dict[str, list[str]]:
+    """Every distinct id of each person, sorted."""
     cur = await conn.execute(DISTINCT_IDS_OF, (person_ids,))
     return {str(pid): list(ids) for pid, ids in await cur.fetchall()}
 
 
 async def upsert_groups(conn: Conn, project_id: int, rows: list[tuple[str, str, str]]) -> None:
+    """Create groups or merge the new properties into theirs."""
     await conn.execute(
         UPSERT_GROUPS,
         (project_id, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
@@ -253,6 +293,8 @@ WHERE d.project_id = %s AND d.distinct_id = %s
 
 
 class EventRow(msgspec.Struct, frozen=True, array_like=True):
+    """An event as read back; ``person_id`` is the surviving person after merges."""
+
     uuid: str
     event: str
     distinct_id: str
@@ -262,6 +304,7 @@ class EventRow(msgspec.Struct, frozen=True, array_like=True):
 
 
 async def select_events(conn: Conn, params: dict[str, Any]) -> list[EventRow]:
+    """The events matching ``params`` (see ``SELECT_EVENTS``), newest first."""
     cur = await conn.execute(SELECT_EVENTS, params)
     return [EventRow(*row) for row in await cur.fetchall()]
 
@@ -269,6 +312,7 @@ async def select_events(conn: Conn, params: dict[str, Any]) -> list[EventRow]:
 async def select_person(
     conn: Conn, project_id: int, distinct_id: str
 ) -> tuple[str, dict[str, Any], datetime, list[str]] | None:
+    """The person of a distinct id: id, properties, creation time and all its distinct ids."""
     cur = await conn.execute(SELECT_PERSON, (project_id, distinct_id))
     row = await cur.fetchone()
     return None if row is None else (row[0], row[1], row[2], list(row[3] or []))

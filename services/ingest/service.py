@@ -10,19 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from schemas import replay
 from schemas.api import EventOut, EventsPage, FieldError, PersonOut
 from schemas.events import CapturedEvent, EventBatch
-from services.core import cursors, metrics, recordings
+from services.core import capture as protocol
+from services.core import cursors, metrics
+from services.core.capture import recordings
 from services.ingest import repo
-from services.ingest.capture import parse
-from services.ingest.decoding import decode_body
-from services.ingest.errors import (
-    CaptureTooLarge,
-    InvalidQuery,
-    InvalidToken,
-    PersonNotFound,
-)
+from services.ingest.config import IngestConfig
+from services.ingest.errors import CaptureTooLarge, InvalidQuery, PersonNotFound
 
 if TYPE_CHECKING:
     from services.core.service import Context
@@ -34,61 +29,40 @@ MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
-class CaptureRequest:
-    body: bytes
-    content_encoding: str
-    content_type: str
-    compression: str | None
-    sent_at_ms: str | None
-    query_token: str | None
-    # The client's address for ``$ip``; None when the client asked not to record it (ip=0).
-    client_ip: str | None = None
-
-
-@dataclass(frozen=True)
 class CaptureResult:
+    """How many events a capture request accepted, and why the others were refused."""
+
     accepted: int
     errors: list[FieldError]
 
 
-async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
+async def capture(ctx: Context, req: protocol.CaptureRequest) -> CaptureResult:
     """Validate, authenticate and publish; returns only once JetStream acknowledged every event."""
-    payload = decode_body(req.body, req.content_encoding, req.content_type, req.compression)
-    now = datetime.now(UTC)
-    parsed = parse(payload, now=now, query_sent_at_ms=req.sent_at_ms)
-    token = parsed.token or req.query_token
-    if not token:
-        raise InvalidToken(
-            "no project token in the request",
-            [FieldError("api_key", "missing: send api_key, token or $token")],
-        )
-    project_id = await ctx.projects.by_token(token)
-    if project_id is None:
-        raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
-    if req.client_ip and ctx.settings.capture_ip:
+    accepted = await protocol.accept(ctx, req)
+    parsed, project_id, now = accepted.parsed, accepted.project_id, accepted.now
+    if req.client_ip and ctx.settings_of(IngestConfig).capture_ip:
         # As PostHog does: the address the event came from, unless the SDK already set one.
         for event in parsed.events:
             event.properties.setdefault("$ip", req.client_ip)
+    if parsed.events:
+        await publish_events(ctx, project_id, now, parsed.events)
     # $snapshot events are recordings: they go to the replay service, not to the events table.
-    events = [e for e in parsed.events if e.event != replay.SNAPSHOT_EVENT]
-    snapshots = [
-        replay.from_properties(e.uuid, e.distinct_id, e.timestamp, e.properties)
-        for e in parsed.events
-        if e.event == replay.SNAPSHOT_EVENT
-    ]
-    if events:
-        await publish_events(ctx, project_id, now, events)
-    if snapshots:
-        await publish_snapshots(ctx, project_id, now, snapshots)
-    metrics.EVENTS_ACCEPTED.inc(len(parsed.events))
+    if parsed.snapshots:
+        await recordings.publish(ctx, project_id, now, parsed.snapshots)
+    metrics.EVENTS_ACCEPTED.inc(parsed.accepted)
     for err in parsed.errors:
         metrics.EVENTS_REJECTED.labels(err.field).inc()
-    return CaptureResult(accepted=len(parsed.events), errors=parsed.errors)
+    return CaptureResult(accepted=parsed.accepted, errors=parsed.errors)
 
 
 async def publish_events(
     ctx: Context, project_id: int, now: datetime, events: list[CapturedEvent]
 ) -> None:
+    """Publish the events to ``EVENTS`` in messages that fit the broker's payload limit.
+
+    Each message id is derived from its events' uuids, so a retry carrying the same event uuids is
+    dropped by the stream's duplicate window.
+    """
     limit = ctx.bus.max_payload - _PAYLOAD_HEADROOM
     for chunk, payload in _chunks(project_id, now, events, limit):
         ids = ",".join(e.uuid for e in chunk)
@@ -99,18 +73,6 @@ async def publish_events(
             msg_id=msg_id,
             timeout_s=ctx.settings.publish_timeout_s,
         )
-
-
-async def publish_snapshots(
-    ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
-) -> None:
-    try:
-        await recordings.publish(ctx, project_id, now, snapshots)
-    except replay.SnapshotTooLarge as exc:
-        raise CaptureTooLarge(
-            "a $snapshot event is larger than the broker accepts",
-            [FieldError("size", str(exc))],
-        ) from None
 
 
 def _chunks(
@@ -181,6 +143,7 @@ async def list_events(
     limit: int,
     cursor: str | None,
 ) -> EventsPage:
+    """A page of the project's events, newest first; :class:`InvalidQuery` for bad parameters."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(
             f"limit must be between 1 and {MAX_PAGE}",
@@ -210,6 +173,7 @@ async def list_events(
 
 
 async def get_person(ctx: Context, project_id: int, distinct_id: str) -> PersonOut:
+    """The person owning ``distinct_id``; :class:`PersonNotFound` otherwise."""
     _text_param("distinct_id", distinct_id)
     async with ctx.pool.connection() as conn:
         row = await repo.select_person(conn, project_id, distinct_id)

@@ -1,32 +1,38 @@
 """Storage upkeep for ``events``: daily partitions ahead of time and retention.
 
 With TimescaleDB, chunks, compression and the rollup are the extension's jobs and retention is a
-policy set here from ``DEVFLOW_EVENTS_RETENTION_DAYS``. Without it, this module creates the daily
-partitions (ahead of time, and on demand for late or back-filled events) and drops expired ones.
+policy set at start-up from ``DEVFLOW_EVENTS_RETENTION_DAYS``. Without it, this module creates the
+daily partitions (ahead of time, and on demand for late or back-filled events) and drops expired
+ones: once when a writer starts, before it consumes, then hourly as the periodic job
+``ingest.upkeep`` (:mod:`services.ingest.tasks`). The hourly rollup needs no upkeep: natively the
+writer adds exactly the rows it inserts.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from services.ingest import repo
+from services.ingest.config import IngestConfig
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import Iterable
 
     from services.core.service import Context
 
 log = logging.getLogger("devflow.ingest.storage")
 TIMESCALE = "timescaledb"
-MAINTENANCE_INTERVAL_S = 3600.0
 
 
 def partition_name(day: date) -> str:
+    """The name of the partition holding ``day``'s events (UTC)."""
     return f"events_p{day:%Y%m%d}"
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 class Partitions:
@@ -38,20 +44,36 @@ class Partitions:
         self.known: set[str] = set()
 
     async def refresh(self) -> None:
+        """Re-read which partitions exist."""
         async with self.ctx.pool.connection() as conn:
             self.known = await repo.list_partitions(conn)
 
+    def _expired_before(self) -> date | None:
+        retention = self.ctx.settings_of(IngestConfig).events_retention_days
+        return datetime.now(UTC).date() - timedelta(days=retention) if retention else None
+
     async def ensure(self, days: Iterable[date]) -> None:
+        """Create the partitions of ``days`` that do not exist yet."""
         if not self.enabled:
             return
-        missing = sorted({d for d in days if partition_name(d) not in self.known})
+        # Upkeep runs in one process only and may have dropped an expired day's partition since
+        # this one looked: for those days, ask PostgreSQL (CREATE … IF NOT EXISTS) every time.
+        expired_before = self._expired_before()
+        missing = sorted(
+            {
+                d
+                for d in days
+                if partition_name(d) not in self.known
+                or (expired_before is not None and d < expired_before)
+            }
+        )
         if not missing:
             return
         # Own transaction: DDL must not hold locks inside the writer's batch transaction.
         async with self.ctx.pool.connection() as conn:
             for day in missing:
-                nxt = day + timedelta(days=1)
-                await repo.create_partition(conn, partition_name(day), str(day), str(nxt))
+                start, end = _midnight(day), _midnight(day + timedelta(days=1))
+                await repo.create_partition(conn, partition_name(day), start, end)
                 await conn.commit()
                 self.known.add(partition_name(day))
 
@@ -59,9 +81,9 @@ class Partitions:
         """Create today's and the next days' partitions; drop those past retention."""
         today = datetime.now(UTC).date()
         await self.refresh()
-        ahead = self.ctx.settings.partitions_ahead_days
+        ahead = self.ctx.settings_of(IngestConfig).partitions_ahead_days
         await self.ensure(today + timedelta(days=i) for i in range(-1, ahead + 1))
-        retention = self.ctx.settings.events_retention_days
+        retention = self.ctx.settings_of(IngestConfig).events_retention_days
         if retention and self.enabled:
             cutoff = partition_name(today - timedelta(days=retention))
             async with self.ctx.pool.connection() as conn:
@@ -73,37 +95,24 @@ class Partitions:
                         log.info("dropped expired partition %s", name)
 
 
+def partitions_of(ctx: Context) -> Partitions:
+    """The process's one view of the partitions, shared by the writer and upkeep (so the writer
+    sees at once what upkeep in this process drops)."""
+    return ctx.state_or(Partitions, lambda: Partitions(ctx))
+
+
 async def apply_timescale_retention(ctx: Context) -> None:
-    days = ctx.settings.events_retention_days
+    """Set TimescaleDB's retention policy on ``events`` from the settings."""
+    days = ctx.settings_of(IngestConfig).events_retention_days
     async with ctx.pool.connection() as conn:
-        # Several writers may start together; one at a time replaces the policy.
-        await conn.execute(repo.PARTITION_LOCK)
-        await conn.execute("SELECT remove_retention_policy('events', if_exists => true)")
-        if days:
-            await conn.execute(
-                "SELECT add_retention_policy('events', make_interval(days => %s))", (days,)
-            )
+        # Several writers may start together; the lock makes them replace the policy in turn.
+        await repo.set_retention_policy(conn, days)
 
 
-@contextlib.asynccontextmanager
-async def maintenance(ctx: Context, partitions: Partitions) -> AsyncIterator[None]:
-    """Run upkeep at start and hourly while the service runs (workers only)."""
+async def prepare(ctx: Context) -> None:
+    """Start-up upkeep, before the writer consumes: the retention policy (TimescaleDB), or
+    today's and the coming days' partitions and retention (native)."""
     if ctx.storage_mode == TIMESCALE:
         await apply_timescale_retention(ctx)
-        yield
-        return
-    await partitions.maintain()
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(MAINTENANCE_INTERVAL_S)
-            try:
-                await partitions.maintain()
-            except Exception:
-                log.exception("partition maintenance failed; retrying in an hour")
-
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
+    else:
+        await partitions_of(ctx).maintain()

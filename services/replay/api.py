@@ -8,46 +8,33 @@ from litestar import Request, Response, Router, delete, get, post, put
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from schemas.api import CaptureAccepted, FieldError
-from schemas.replay import (  # noqa: TC001 - Litestar reads handler annotations at runtime
+from schemas.replay import (
     ReplayList,
     ReplayOut,
     ReplaySettings,
     SessionEvents,
 )
-from services.core.errors import PayloadTooLarge
-from services.core.http import ctx_of, partial_capture_response
+from services.core import capture as protocol
+from services.core.bodies import read_json
+from services.core.http import ctx_of
 from services.replay import metrics, pages, playback, remote_config, service
 from services.replay.assets import CACHE_CONTROL, AssetCache
 from services.replay.auth import project_of
+from services.replay.errors import InvalidSettings
 
 Req = Request[Any, Any, Any]
-_ACCEPTED = CaptureAccepted()
 MAX_SETTINGS_BODY = 4096
 _assets = AssetCache()
 
 
 @post(["/s", "/s/"], status_code=200, summary="Capture recordings (PostHog protocol)")
 async def capture(request: Req) -> Response[Any]:
-    q = request.query_params
-    result = await service.capture(
-        ctx_of(request),
-        service.CaptureRequest(
-            body=await request.body(),
-            content_encoding=request.headers.get("content-encoding", ""),
-            content_type=request.headers.get("content-type", ""),
-            compression=q.get("compression"),
-            query_token=q.get("token") or q.get("api_key"),
-        ),
-    )
+    req = await protocol.capture_request(request)
+    result = await service.capture(ctx_of(request), req)
     metrics.SNAPSHOTS_ACCEPTED.inc(result.accepted)
     for err in result.errors:
         metrics.SNAPSHOTS_REJECTED.labels(err.field).inc()
-    if result.errors:
-        return partial_capture_response(result.accepted, result.errors)
-    if q.get("beacon") == "1":
-        return Response(b"", status_code=204)
-    return Response(_ACCEPTED, status_code=200)
+    return protocol.capture_response(request, result.accepted, result.errors)
 
 
 @get("/api/replays")
@@ -88,12 +75,7 @@ async def get_settings(request: Req) -> ReplaySettings:
 async def put_settings(request: Req) -> ReplaySettings:
     ctx = ctx_of(request)
     project_id = await project_of(request, ctx)
-    body = await request.body()
-    if len(body) > MAX_SETTINGS_BODY:
-        raise PayloadTooLarge(
-            f"the body exceeds {MAX_SETTINGS_BODY} bytes",
-            [FieldError("body", f"larger than {MAX_SETTINGS_BODY} bytes")],
-        )
+    body = await read_json(request, ReplaySettings, limit=MAX_SETTINGS_BODY, error=InvalidSettings)
     return await service.put_settings(ctx, project_id, body)
 
 

@@ -7,7 +7,7 @@ than ``compact_after_s``, and per window concatenates runs of consecutive chunks
 up to :data:`TARGET_RAW_BYTES` each, into one chunk. The merged chunk's summary is the sum of its
 parts' (activity gaps across the joins are added as the metadata query adds them), so no
 metadata changes. It runs under the session's lock, in one transaction: the consumer and
-``DELETE`` wait for it, and readers see the old chunks or the new one, never a mix.
+the session's deletion wait for it, and readers see the old chunks or the new one, never a mix.
 """
 
 from __future__ import annotations

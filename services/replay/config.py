@@ -1,25 +1,21 @@
-"""The replay service's settings: ``DEVFLOW_REPLAY_*``, read once when the service starts."""
+"""The replay service's settings: ``DEVFLOW_REPLAY_*``, read once at start-up by the kernel's
+reader (services.core.settings.read) and reached through ``ctx.settings_of(ReplayConfig)``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
 import msgspec
 
-from services.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
 PREFIX = "DEVFLOW_REPLAY_"
 ROOT = Path(__file__).resolve().parents[2]
-STATE_KEY = "replay.config"
 
 
 class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Each field ``x`` is read from ``DEVFLOW_REPLAY_X``."""
+
+    ENV_PREFIX: ClassVar[str] = PREFIX
 
     # Days a project's recordings are kept when it has not set its own.
     retention_days: int = 30
@@ -43,8 +39,10 @@ class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"{PREFIX}RETENTION_DAYS: must be 1 to 3650")
         if not self.retention_interval_s > 0:
             raise ValueError(f"{PREFIX}RETENTION_INTERVAL_S: must be > 0")
-        if not (self.compact_after_s >= 0 and self.compact_interval_s > 0):
-            raise ValueError(f"{PREFIX}COMPACT_AFTER_S / COMPACT_INTERVAL_S: must be >= 0 / > 0")
+        if not self.compact_after_s >= 0:
+            raise ValueError(f"{PREFIX}COMPACT_AFTER_S: must be >= 0")
+        if not self.compact_interval_s > 0:
+            raise ValueError(f"{PREFIX}COMPACT_INTERVAL_S: must be > 0")
         if not 1 <= self.zstd_level <= 19:
             raise ValueError(f"{PREFIX}ZSTD_LEVEL: must be 1 to 19")
         if not 1 <= self.fetch_batch <= 1000:
@@ -53,25 +51,3 @@ class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def path(self, value: str) -> Path:
         path = Path(value).expanduser()
         return path if path.is_absolute() else ROOT / path
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ReplayConfig:
-        env = os.environ if env is None else env
-        raw = {
-            key[len(PREFIX) :].lower(): value
-            for key, value in env.items()
-            if key.startswith(PREFIX) and value != ""
-        }
-        unknown = sorted(k for k in raw if k not in cls.__struct_fields__)
-        if unknown:
-            known = ", ".join(PREFIX + f.upper() for f in cls.__struct_fields__)
-            raise ConfigError(
-                f"unknown setting(s) {', '.join(PREFIX + k.upper() for k in unknown)}; "
-                f"known: {known}"
-            )
-        try:
-            return msgspec.convert(raw, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"invalid replay setting: {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"invalid setting {exc}") from None

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized
-
-
-class InvalidRecording(DomainError):
-    title = "Invalid recording request"
-
-
-class RecordingTooLarge(PayloadTooLarge):
-    title = "Recording request too large"
-
-
-class InvalidToken(Unauthorized):
-    title = "Invalid project token"
+from services.core.errors import DomainError, NotFound
 
 
 class InvalidQuery(DomainError):

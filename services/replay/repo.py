@@ -175,7 +175,8 @@ s.size_bytes, s.raw_bytes, s.chunk_count, s.event_count, s.quarantined_chunks, s
 """
 _FROM = """
 FROM replay_sessions s
-LEFT JOIN person_distinct_ids p ON p.project_id = s.project_id AND p.distinct_id = s.distinct_id
+LEFT JOIN analytics.person_distinct_ids_v1 p
+    ON p.project_id = s.project_id AND p.distinct_id = s.distinct_id
 """
 SELECT_SESSION = f"SELECT {_COLUMNS} {_FROM} WHERE s.project_id = %s AND s.session_id = %s"
 SELECT_SESSIONS = f"""
@@ -221,7 +222,7 @@ RETURNING 1
 # The session's analytics events, within a day of its recording (clocks differ: the events'
 # times are corrected on arrival, rrweb's are the browser's own), so partitions are pruned.
 SELECT_SESSION_EVENTS = """
-SELECT uuid::text, event, distinct_id, "timestamp", properties FROM events
+SELECT uuid::text, event, distinct_id, "timestamp", properties FROM analytics.events_v1
 WHERE project_id = %(project_id)s
   AND properties ? '$session_id' AND properties ->> '$session_id' = %(session_id)s
   AND "timestamp" BETWEEN %(start)s - INTERVAL '1 day' AND %(end)s + INTERVAL '1 day'

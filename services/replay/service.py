@@ -9,20 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from schemas import replay
 from schemas.api import FieldError
 from schemas.replay import ReplayList, ReplayOut, ReplaySettings, SessionEvents
-from services.core import bodies, cursors, recordings
+from services.core import capture as protocol
+from services.core import cursors
+from services.core.capture import recordings
 from services.replay import repo
-from services.replay.capture import parse
-from services.replay.config import STATE_KEY, ReplayConfig
-from services.replay.errors import (
-    InvalidQuery,
-    InvalidSettings,
-    InvalidToken,
-    RecordingTooLarge,
-    ReplayNotFound,
-)
+from services.replay.config import ReplayConfig
+from services.replay.errors import InvalidQuery, InvalidSettings, ReplayNotFound
 
 if TYPE_CHECKING:
     from services.core.service import Context
@@ -32,19 +26,8 @@ MAX_EVENTS = 5000
 
 
 def config_of(ctx: Context) -> ReplayConfig:
-    config = ctx.state.get(STATE_KEY)
-    if not isinstance(config, ReplayConfig):
-        config = ctx.state[STATE_KEY] = ReplayConfig.from_env()
-    return config
-
-
-@dataclass(frozen=True)
-class CaptureRequest:
-    body: bytes
-    content_encoding: str
-    content_type: str
-    compression: str | None
-    query_token: str | None
+    """The replay settings, read at start-up (``DEVFLOW_REPLAY_*``)."""
+    return ctx.settings_of(ReplayConfig)
 
 
 @dataclass(frozen=True)
@@ -53,35 +36,13 @@ class CaptureResult:
     errors: list[FieldError]
 
 
-async def capture(ctx: Context, req: CaptureRequest) -> CaptureResult:
+async def capture(ctx: Context, req: protocol.CaptureRequest) -> CaptureResult:
     """Validate, authenticate and publish; returns once JetStream acknowledged every snapshot."""
-    payload = bodies.decode_body(req.body, req.content_encoding, req.content_type, req.compression)
-    now = datetime.now(UTC)
-    parsed = parse(payload, now)
-    token = parsed.token or req.query_token
-    if not token:
-        raise InvalidToken(
-            "no project token in the request",
-            [FieldError("api_key", "missing: send api_key, token or $token")],
-        )
-    project_id = await ctx.projects.by_token(token)
-    if project_id is None:
-        raise InvalidToken("the project token is not valid", [FieldError("api_key", "unknown")])
+    accepted = await protocol.accept(ctx, req, snapshots_only=True)
+    parsed = accepted.parsed
     if parsed.snapshots:
-        await publish(ctx, project_id, now, parsed.snapshots)
-    return CaptureResult(accepted=len(parsed.snapshots), errors=parsed.errors)
-
-
-async def publish(
-    ctx: Context, project_id: int, now: datetime, snapshots: list[replay.Snapshot]
-) -> None:
-    try:
-        await recordings.publish(ctx, project_id, now, snapshots)
-    except replay.SnapshotTooLarge as exc:
-        raise RecordingTooLarge(
-            "a snapshot is larger than the broker accepts, even compressed",
-            [FieldError("size", str(exc))],
-        ) from None
+        await recordings.publish(ctx, accepted.project_id, accepted.now, parsed.snapshots)
+    return CaptureResult(accepted=parsed.accepted, errors=parsed.errors)
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -128,7 +89,7 @@ def _time(name: str, value: str | None) -> datetime | None:
 
 
 def session_id_param(session_id: str) -> str:
-    reason = replay.session_id_problem(session_id)
+    reason = recordings.session_id_problem(session_id)
     if reason:
         raise InvalidQuery("the session id is not valid", [FieldError("session_id", reason)])
     return session_id
@@ -230,18 +191,7 @@ async def get_settings(ctx: Context, project_id: int) -> ReplaySettings:
     return ReplaySettings(retention_days=days or config_of(ctx).retention_days)
 
 
-_settings_decoder = msgspec.json.Decoder(ReplaySettings)
-
-
-async def put_settings(ctx: Context, project_id: int, body: bytes) -> ReplaySettings:
-    try:
-        settings = _settings_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise InvalidSettings(str(exc), [FieldError(_field_of(str(exc)), str(exc))]) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidSettings(
-            "the body is not valid JSON", [FieldError("body", str(exc))]
-        ) from None
+async def put_settings(ctx: Context, project_id: int, settings: ReplaySettings) -> ReplaySettings:
     if not 1 <= settings.retention_days <= 3650:
         raise InvalidSettings(
             "retention_days must be between 1 and 3650",
@@ -250,12 +200,3 @@ async def put_settings(ctx: Context, project_id: int, body: bytes) -> ReplaySett
     async with ctx.pool.connection() as conn:
         await repo.upsert_retention(conn, project_id, settings.retention_days)
     return settings
-
-
-def _field_of(message: str) -> str:
-    """The field a msgspec validation message is about: "… - at `$.x`" or "… field `x`"."""
-    if " - at `$." in message:
-        return message.rpartition(" - at `$.")[2].rstrip("`").split(".")[0] or "body"
-    if "field `" in message:
-        return message.rpartition("field `")[2].rstrip("`")
-    return "body"

@@ -163,6 +163,11 @@ def test_the_database_password_is_not_printed(tmp_path: Path) -> None:
         ("DEVFLOW_PORT", "abc", ("migrate",)),
         ("DEVFLOW_LOG_LEVEL", "loud", ("run", "ingest")),
         ("DEVFLOW_WRITER_FETCH_BATCH", "lots", ("project", "create", "--name", "x")),
+        ("DEVFLOW_REPLAY_ZSTD_LEVEL", "99", ("up",)),
+        ("DEVFLOW_REPLAY_ZSTD_LEVEL", "99", ("run", "replay")),
+        ("DEVFLOW_REPLAY_ZSTD_LEVEL", "99", ("run", "ingest")),
+        ("DEVFLOW_FLAGS_READ_POOL_MAX", "many", ("migrate",)),
+        ("DEVFLOW_EXPERIMENTS_REFRESH_INTERVAL_S", "0", ("project", "list")),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_variable(
@@ -170,6 +175,24 @@ def test_a_bad_setting_is_one_line_naming_the_variable(
 ) -> None:
     env = {variable: value, "DEVFLOW_DATABASE_URL": UNREACHABLE_DB, "DEVFLOW_NATS_URL": "nats://x"}
     assert_one_line_error(devflow(*args, cwd=tmp_path, env=env), variable)
+
+
+def test_service_settings_are_not_warned_about(tmp_path: Path) -> None:
+    # One line on stderr: the error, and no warning about the (declared, valid) variables.
+    env = {
+        "DEVFLOW_DATABASE_URL": UNREACHABLE_DB,
+        "DEVFLOW_REPLAY_ZSTD_LEVEL": "3",
+        "DEVFLOW_WRITER_FETCH_BATCH": "8",
+        "DEVFLOW_FLAGS_STREAM_KEEPALIVE_S": "5",
+        "DEVFLOW_EXPERIMENTS_REFRESH_INTERVAL_S": "60",
+    }
+    assert_one_line_error(devflow("project", "list", cwd=tmp_path, env=env), "cannot reach")
+    env["DEVFLOW_REPLAY_ZSTD_LEVL"] = "3"
+    result = devflow("project", "list", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    warning, error = result.stderr.strip().splitlines()
+    assert "unknown setting(s) DEVFLOW_REPLAY_ZSTD_LEVL;" in warning
+    assert "cannot reach" in error
 
 
 def test_up_on_a_port_in_use_is_one_line(tmp_path: Path, listening_port: int) -> None:

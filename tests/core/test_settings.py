@@ -1,12 +1,18 @@
-"""``Settings.from_env``: read once from ``DEVFLOW_*``; every error names the variable to fix."""
+"""Settings: the kernel's (``Settings.from_env``) and each service's (``read``), read once from
+``DEVFLOW_*``; every error is one line naming the variable to fix."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
+from services.cli import registry
 from services.core.errors import ConfigError
-from services.core.settings import Settings
+from services.core.settings import Settings, env_names, read, read_all
+from services.experiments.config import ExperimentsConfig
+from services.flags.config import FlagsConfig
+from services.ingest.config import IngestConfig
+from services.replay.config import ReplayConfig
 
 
 def test_defaults_without_any_variable() -> None:
@@ -27,7 +33,6 @@ def test_values_are_read_and_converted() -> None:
             "DEVFLOW_LOG_LEVEL": "DEBUG",
             "DEVFLOW_LOG_FORMAT": "text",
             "DEVFLOW_PUBLISH_TIMEOUT_S": "2.5",
-            "DEVFLOW_EVENTS_RETENTION_DAYS": "30",
         }
     )
     assert settings.port == 9001
@@ -36,7 +41,6 @@ def test_values_are_read_and_converted() -> None:
     assert settings.log_level == "DEBUG"
     assert settings.log_format == "text"
     assert settings.publish_timeout_s == 2.5
-    assert settings.events_retention_days == 30
 
 
 def test_other_variables_and_empty_values_are_ignored() -> None:
@@ -101,9 +105,6 @@ def test_an_enum_error_says_what_was_given() -> None:
         ({"DEVFLOW_PORT": "65536"}, "port"),
         ({"DEVFLOW_DB_POOL_MIN": "0"}, "db_pool_min"),
         ({"DEVFLOW_DB_POOL_MIN": "5", "DEVFLOW_DB_POOL_MAX": "2"}, "db_pool_max"),
-        ({"DEVFLOW_EVENTS_RETENTION_DAYS": "-1"}, "events_retention_days"),
-        ({"DEVFLOW_PARTITIONS_AHEAD_DAYS": "400"}, "partitions_ahead_days"),
-        ({"DEVFLOW_WRITER_FETCH_BATCH": "0"}, "writer_fetch_batch"),
         ({"DEVFLOW_WRITER_MAX_DELIVER": "1"}, "writer_max_deliver"),
         ({"DEVFLOW_PUBLISH_TIMEOUT_S": "0"}, "publish_timeout_s"),
         ({"DEVFLOW_OTEL_EXPORTER": "otlp"}, "otel_endpoint"),
@@ -145,3 +146,87 @@ def test_an_unknown_variable_is_reported_not_fatal(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert "DEVFLOW_PROT" in err
     assert "DEVFLOW_PORT" in err  # the known names are listed
+
+
+# --- each service's settings ----------------------------------------------------------------------
+
+SERVICE_SETTINGS = [IngestConfig, FlagsConfig, ExperimentsConfig, ReplayConfig]
+
+
+def test_each_service_declares_its_settings_and_the_registry_knows_them() -> None:
+    services = registry.load(list(registry.AVAILABLE))
+    assert [s.settings for s in services] == registry.settings_classes() == SERVICE_SETTINGS
+    # No two services, nor a service and the kernel, read the same variable.
+    names = [env_names(Settings), *(env_names(c) for c in SERVICE_SETTINGS)]
+    assert sum(len(n) for n in names) == len(set().union(*names))
+
+
+@pytest.mark.parametrize("cls", SERVICE_SETTINGS)
+def test_service_settings_default_and_are_frozen(cls: type[msgspec.Struct]) -> None:
+    settings = read(cls, {})
+    assert settings == cls()
+    with pytest.raises(AttributeError):
+        settings.x = 1  # type: ignore[attr-defined]
+
+
+def test_ingest_keeps_the_variable_names_it_had_as_kernel_settings() -> None:
+    env = {
+        "DEVFLOW_EVENTS_RETENTION_DAYS": "30",
+        "DEVFLOW_PARTITIONS_AHEAD_DAYS": "3",
+        "DEVFLOW_WRITER_FETCH_BATCH": "8",
+        "DEVFLOW_CAPTURE_IP": "false",
+        "DEVFLOW_PORT": "9001",  # the kernel's: not ingest's business
+    }
+    assert read(IngestConfig, env) == IngestConfig(
+        events_retention_days=30, partitions_ahead_days=3, writer_fetch_batch=8, capture_ip=False
+    )
+
+
+def test_replay_reads_its_prefix() -> None:
+    config = read(ReplayConfig, {"DEVFLOW_REPLAY_ZSTD_LEVEL": "3", "DEVFLOW_FETCH_BATCH": "1"})
+    assert (config.zstd_level, config.fetch_batch) == (3, 64)
+
+
+@pytest.mark.parametrize(
+    ("cls", "variable", "value"),
+    [
+        (IngestConfig, "DEVFLOW_EVENTS_RETENTION_DAYS", "-1"),
+        (IngestConfig, "DEVFLOW_PARTITIONS_AHEAD_DAYS", "400"),
+        (IngestConfig, "DEVFLOW_WRITER_FETCH_BATCH", "0"),
+        (IngestConfig, "DEVFLOW_WRITER_FETCH_BATCH", "lots"),
+        (IngestConfig, "DEVFLOW_CAPTURE_IP", "perhaps"),
+        (ReplayConfig, "DEVFLOW_REPLAY_ZSTD_LEVEL", "99"),
+        (ReplayConfig, "DEVFLOW_REPLAY_ZSTD_LEVEL", "high"),
+        (ReplayConfig, "DEVFLOW_REPLAY_RETENTION_DAYS", "0"),
+        (ReplayConfig, "DEVFLOW_REPLAY_COMPACT_AFTER_S", "-1"),
+        (ReplayConfig, "DEVFLOW_REPLAY_FETCH_BATCH", "5000"),
+        (FlagsConfig, "DEVFLOW_FLAGS_READ_POOL_MAX", "-1"),
+        (FlagsConfig, "DEVFLOW_FLAGS_STREAM_KEEPALIVE_S", "0"),
+        (ExperimentsConfig, "DEVFLOW_EXPERIMENTS_REFRESH_INTERVAL_S", "soon"),
+    ],
+)
+def test_a_bad_service_setting_is_one_line_naming_its_variable(
+    cls: type[msgspec.Struct], variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as exc:
+        read_all([IngestConfig, cls], {variable: value})
+    message = str(exc.value)
+    assert message.startswith(f"invalid setting {variable}"), message
+    assert "\n" not in message
+
+
+def test_declared_service_variables_are_not_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {
+        "DEVFLOW_REPLAY_ZSTD_LEVEL": "3",
+        "DEVFLOW_WRITER_FETCH_BATCH": "8",
+        "DEVFLOW_REPLAY_ZSTD_LEVL": "3",
+    }
+    Settings.from_env(env, declared=SERVICE_SETTINGS)
+    err = capsys.readouterr().err
+    assert "DEVFLOW_REPLAY_ZSTD_LEVL" in err
+    assert "DEVFLOW_REPLAY_ZSTD_LEVEL," not in err.split(";")[0]
+    assert "DEVFLOW_WRITER_FETCH_BATCH," not in err.split(";")[0]
+    Settings.from_env({k: v for k, v in env.items() if "LEVL" not in k}, declared=SERVICE_SETTINGS)
+    assert capsys.readouterr().err == ""

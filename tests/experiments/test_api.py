@@ -280,6 +280,29 @@ def test_malformed_oversized_unauthorized_and_missing(http: httpx.Client, projec
     assert fields(missing) == ["id"]
 
 
+def test_deeply_nested_nul_and_oversized_bodies(http: httpx.Client, project: Any) -> None:
+    create(http, project, multivariate_flag("mvn", {"a": 50, "b": 50}, {}))
+    exp = _experiment(http, project, "mvn").json()
+    deep = b'{"name": "x", "description": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    nul = {"name": "x", "feature_flag_key": "mvn", "metrics": [{**PRIMARY, "event": "a\x00"}]}
+    for method, path in (("POST", "/api/experiments"), ("PATCH", f"/api/experiments/{exp['id']}")):
+        r = http.request(method, path, content=deep, headers=admin(project))
+        assert r.status_code == 400, r.text
+        assert fields(r) == ["body"]
+        r = http.request(method, path, json=nul, headers=admin(project))
+        assert r.status_code == 400, r.text
+        assert fields(r) == ["metrics[0].event"]
+        r = http.request(method, path, json={"name": "x" * (300 * 1024)}, headers=admin(project))
+        assert r.status_code == 413, r.text
+        assert fields(r) == ["body"]
+        r = http.request(method, path, json={"metrics": [{"name": "m"}]}, headers=admin(project))
+        assert r.status_code == 400, r.text
+        assert fields(r) == ["metrics[0].kind"]
+    got = http.get(f"/api/experiments/{exp['id']}", headers=admin(project)).json()
+    assert got["name"] == exp["name"]
+    assert len(http.get("/api/experiments", headers=admin(project)).json()["results"]) == 1
+
+
 def test_patch_and_draft_results(http: httpx.Client, project: Any) -> None:
     create(http, project, multivariate_flag("mv2", {"a": 50, "b": 50}, {}))
     exp = _experiment(http, project, "mv2").json()

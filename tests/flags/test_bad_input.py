@@ -89,7 +89,12 @@ def test_malformed_missing_and_oversized_bodies(
 def test_cohort_and_group_type_validation(http: httpx.Client, project: Any) -> None:
     cases = [
         ("/api/cohorts", {"is_static": True}, "name"),
-        ("/api/cohorts", {"name": "s", "is_static": True, "distinct_ids": [1]}, "distinct_ids"),
+        ("/api/cohorts", {"name": "s", "is_static": True, "distinct_ids": [1]}, "distinct_ids[0]"),
+        (
+            "/api/cohorts",
+            {"name": "s", "is_static": True, "distinct_ids": ["a", ""]},
+            "distinct_ids[1]",
+        ),
         ("/api/cohorts", {"name": "s", "is_static": True, "filters": {}}, "filters"),
         ("/api/cohorts", {"name": "d"}, "filters"),
         (
@@ -110,7 +115,8 @@ def test_cohort_and_group_type_validation(http: httpx.Client, project: Any) -> N
     for index, body, field in (
         (7, {"group_type": "x"}, "group_type_index"),
         (0, {"group_type": ""}, "group_type"),
-        (0, {"name": "x"}, "body"),
+        (0, {"name": "x"}, "name"),
+        (0, [], "body"),
     ):
         r = http.put(f"/api/group_types/{index}", json=body, headers=admin(project))
         assert r.status_code == 400
@@ -118,3 +124,49 @@ def test_cohort_and_group_type_validation(http: httpx.Client, project: Any) -> N
     assert http.get("/api/cohorts", headers=admin(project)).json()["results"] == []
     assert http.get("/api/group_types", headers=admin(project)).json()["results"] == []
     assert http.get("/api/cohorts/999999", headers=admin(project)).status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY, ids=[f"{m} {p}" for m, p in WITH_BODY])
+def test_deeply_nested_and_nul_bodies(
+    http: httpx.Client, project: Any, method: str, path: str
+) -> None:
+    create(http, project, rollout_flag("exists"))
+    cohort = http.post(
+        "/api/cohorts",
+        json={"name": "c", "is_static": True, "distinct_ids": ["a"]},
+        headers=admin(project),
+    )
+    url = path.format(key="exists").replace("/api/cohorts/1", f"/api/cohorts/{cohort.json()['id']}")
+    headers = admin(project, **{"Content-Type": "application/json"})
+    deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    r = http.request(method, url, content=deep, headers=headers)
+    assert r.status_code == 400, (url, r.text)
+    assert fields(r) == ["body"]
+    r = http.request(method, url, content=b'{"name": "a\\u0000b"}', headers=headers)
+    assert r.status_code == 400, (url, r.text)
+    assert fields(r) == ["name"]
+    assert http.get("/api/feature_flags/exists", headers=admin(project)).json()["version"] == 1
+    assert [
+        c["name"] for c in http.get("/api/cohorts", headers=admin(project)).json()["results"]
+    ] == ["c"]
+
+
+def test_nul_deep_inside_a_definition_names_its_path(http: httpx.Client, project: Any) -> None:
+    flag = rollout_flag("nul")
+    flag["filters"]["groups"][0]["properties"] = [
+        {"key": "email", "value": "a\x00b", "type": "person"}
+    ]
+    r = http.post("/api/feature_flags", json=flag, headers=admin(project))
+    assert r.status_code == 400, r.text
+    assert fields(r) == ["filters.groups[0].properties[0].value"]
+    assert http.get("/api/feature_flags", headers=admin(project)).json()["count"] == 0
+
+
+def test_deeply_nested_evaluation_request_is_a_400(http: httpx.Client, project: Any) -> None:
+    deep = (
+        b'{"api_key": "' + project.token.encode() + b'", "distinct_id": "d", "person_properties":'
+        b' {"x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}"
+    )
+    r = http.post("/flags/?v=2", content=deep)
+    assert r.status_code == 400, r.text
+    assert fields(r) == ["body"]

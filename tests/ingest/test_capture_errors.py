@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from services.ingest.decoding import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+from services.core.capture.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
 from tests.support import Server, Stack, all_events, count_rows, wait_for
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ BAD_BODIES: dict[str, tuple[Any, dict[str, str], dict[str, str], str]] = {
     "batch-not-a-list": (lambda ok: b'{"batch": {"event": "x"}}', {}, {}, "body"),
     "empty-batch": (lambda ok: b'{"api_key": "x", "batch": []}', {}, {}, "batch"),
     "empty-list": (lambda ok: b"[]", {}, {}, "batch"),
-    "unsupported-compression": (lambda ok: ok, {}, {"compression": "lz64"}, "compression"),
+    "unsupported-compression": (lambda ok: ok, {}, {"compression": "brotli"}, "compression"),
     "unsupported-content-encoding": (
         lambda ok: ok,
         {"Content-Encoding": "br"},

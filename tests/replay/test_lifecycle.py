@@ -71,7 +71,7 @@ def test_a_redelivered_message_stores_nothing_twice(isolated_stack: Stack) -> No
     project = stack.project()
     server = stack.serve(services=("replay",))
     sid = str(uuid.uuid4())
-    snap = replay.snapshot(
+    snap = replay.Snapshot(
         uuid=str(uuid.uuid4()),
         distinct_id="v",
         timestamp=datetime.now(UTC),

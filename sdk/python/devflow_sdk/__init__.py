@@ -1,9 +1,10 @@
 """DevFlow Analytics client SDK.
 
 ``Client`` (and ``AsyncClient``) capture events over PostHog's wire protocol and evaluate
-feature flags; ``devflow_sdk.flags`` is the flag evaluation engine, which the flags service
-imports as-is so that local and remote evaluation agree. Installable alone:
-``pip install ./sdk/python``.
+feature flags through a ``FlagsManager`` (``client.flags``; also usable alone), which answers
+with ``FlagDetails`` and reports definition changes as ``FlagsChange``.
+``devflow_sdk.flags`` is the flag evaluation engine, which the flags service imports as-is so
+that local and remote evaluation agree. Installable alone: ``pip install ./sdk/python``.
 
 The clients are imported on first use, so that ``import devflow_sdk.flags`` (what the server
 does) loads neither httpx nor the capture machinery.
@@ -20,7 +21,8 @@ from devflow_sdk.errors import APIError, ConfigError, DevflowError, TransportErr
 if TYPE_CHECKING:
     from devflow_sdk._async_client import AsyncClient
     from devflow_sdk._client import DEFAULT_HOST, Client
-    from devflow_sdk._flags_manager import FlagOptions
+    from devflow_sdk._flag_options import FlagOptions
+    from devflow_sdk._flags_manager import FlagDetails, FlagsChange, FlagsManager
     from devflow_sdk._stats import Stats
 
 __all__ = [
@@ -30,7 +32,10 @@ __all__ = [
     "Client",
     "ConfigError",
     "DevflowError",
+    "FlagDetails",
     "FlagOptions",
+    "FlagsChange",
+    "FlagsManager",
     "Stats",
     "TransportError",
     "__version__",
@@ -40,7 +45,10 @@ _LAZY = {
     "AsyncClient": "devflow_sdk._async_client",
     "Client": "devflow_sdk._client",
     "DEFAULT_HOST": "devflow_sdk._client",
-    "FlagOptions": "devflow_sdk._flags_manager",
+    "FlagDetails": "devflow_sdk._flags_manager",
+    "FlagOptions": "devflow_sdk._flag_options",
+    "FlagsChange": "devflow_sdk._flags_manager",
+    "FlagsManager": "devflow_sdk._flags_manager",
     "Stats": "devflow_sdk._stats",
 }
 

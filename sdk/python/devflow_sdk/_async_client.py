@@ -22,6 +22,7 @@ from devflow_sdk._client import BaseClient
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from devflow_sdk._flags_manager import FlagDetails
     from devflow_sdk._queue import Marker
 
 __all__ = ["AsyncClient"]
@@ -73,6 +74,27 @@ class AsyncClient(BaseClient):
         await self.shutdown()
 
     # -- feature flags: in a worker thread, since an undecidable flag asks the server ------------
+
+    async def get_flag_details(
+        self,
+        key: str,
+        distinct_id: str,
+        *,
+        person_properties: Mapping[str, Any] | None = None,
+        groups: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        send_exposure: bool = True,
+    ) -> FlagDetails:
+        """The flag for ``distinct_id`` with how it was decided; see ``Client.get_flag_details``."""
+        return await asyncio.to_thread(
+            self._flags.get_flag_details,
+            key,
+            distinct_id,
+            person_properties=person_properties,
+            groups=groups,
+            group_properties=group_properties,
+            send_exposure=send_exposure,
+        )
 
     async def get_flag(
         self,

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devflow_sdk._events import EventFactory, utc_now
-from devflow_sdk._flags_manager import FlagOptions, FlagsManager
-from devflow_sdk._http import Transport
+from devflow_sdk._flag_reads import FlagReads
+from devflow_sdk._flags_manager import FlagsManager
+from devflow_sdk._http import DEFAULT_HOST, Transport
 from devflow_sdk._log import enable_debug
 from devflow_sdk._pipeline import Pipeline, abandon, register_lifecycle, unregister_lifecycle
 from devflow_sdk._sender import SenderOptions
@@ -30,36 +31,18 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
+    from devflow_sdk._flag_options import FlagOptions
+    from devflow_sdk._flagsync.store import FlagsChange
     from devflow_sdk._stats import Stats
 
 __all__ = ["DEFAULT_HOST", "BaseClient", "Client"]
 
-DEFAULT_HOST = "http://127.0.0.1:8000"
 _MIB = 1_048_576
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
-
-
-def _new_flags_manager(
-    *,
-    token: str,
-    host: str,
-    secret_key: str | None,
-    transport: Transport,
-    capture: Callable[[str, str, dict[str, Any]], None],
-    options: FlagOptions | None,
-) -> FlagsManager:
-    return FlagsManager(
-        token=token,
-        host=host,
-        secret_key=secret_key,
-        transport=transport,
-        capture=capture,
-        options=options,
-    )
 
 
 class BaseClient:
@@ -134,13 +117,13 @@ class BaseClient:
             spool_fsync=spool_fsync,
             clock=clock,
         )
-        self._flags = _new_flags_manager(
-            token=token,
-            host=host,
-            secret_key=secret_key,
-            transport=self._transport,
-            capture=_weak_capture(self),
+        self._flags = FlagsManager(
+            token,
+            host,
+            secret_key,
             options=flag_options,
+            capture=_weak_capture(self),
+            timeout=timeout,
         )
         # Dropped without shutdown(): the sender still sends what is queued, then exits.
         self._finalizer = weakref.finalize(
@@ -283,6 +266,19 @@ class BaseClient:
         """Delivery counters: queued, spooled, sent, rejected, dropped (by reason), retries."""
         return self._pipeline.stats()
 
+    # -- feature flags: the reads are Client's (FlagReads) and AsyncClient's own ----------------
+
+    @property
+    def flags(self) -> FlagsManager:
+        """The client's ``FlagsManager``: ``ready``, ``wait_ready``, ``definitions_etag``,
+        ``streaming``, ``on_change``, ``get_flag_details`` (also for the OpenFeature provider)."""
+        return self._flags
+
+    def on_change(self, callback: Callable[[FlagsChange], None]) -> Callable[[], None]:
+        """Call ``callback(change)`` (on the sync thread) whenever new flag definitions take
+        effect, the first load included; returns a function that unregisters it."""
+        return self._flags.on_change(callback)
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def _close(self, timeout: float | None) -> float:
@@ -309,7 +305,7 @@ class BaseClient:
         self._flags.after_fork()
 
 
-class Client(BaseClient):
+class Client(FlagReads, BaseClient):
     """The synchronous client. ``Client(token, host=..., secret_key=None, **options)``.
 
     Use one per process (a forked child gets its own state automatically) and call
@@ -339,84 +335,6 @@ class Client(BaseClient):
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
-
-    # -- feature flags (see devflow_sdk._flags_manager) ------------------------------------------
-
-    def get_flag(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = True,
-    ) -> bool | str | None:
-        """The flag's value for ``distinct_id``: a variant, ``True``/``False``, or ``None``."""
-        return self._flags.get_flag(
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
-
-    def is_enabled(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = True,
-    ) -> bool:
-        """Whether the flag is on for ``distinct_id`` (``False`` without an answer)."""
-        return self._flags.is_enabled(
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
-
-    def get_payload(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = False,
-    ) -> Any:
-        """The payload of the variant ``distinct_id`` gets, decoded from JSON."""
-        return self._flags.get_payload(
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
-
-    def get_all_flags(
-        self,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[str, bool | str]:
-        """Every flag with an answer for ``distinct_id`` (sends no exposures)."""
-        return self._flags.get_all_flags(
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-        )
 
 
 def _weak_capture(client: BaseClient) -> Callable[[str, str, dict[str, Any]], None]:

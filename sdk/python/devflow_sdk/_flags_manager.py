@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from devflow_sdk._flag_options import FlagOptions
 from devflow_sdk._flagsync.bootstrap import load_bootstrap
 from devflow_sdk._flagsync.cache import DiskCache
 from devflow_sdk._flagsync.details import (
@@ -32,12 +33,10 @@ from devflow_sdk._flagsync.exposures import Exposures
 from devflow_sdk._flagsync.remote import RemoteEvaluator
 from devflow_sdk._flagsync.store import DefinitionsStore, FlagsChange
 from devflow_sdk._flagsync.sync import DefinitionsSync
-from devflow_sdk._http import Transport
+from devflow_sdk._http import DEFAULT_HOST, Transport
 from devflow_sdk.errors import ConfigError
 
 if TYPE_CHECKING:
-    import os
-
     from devflow_sdk._flagsync.definitions import Definitions
 
 __all__ = ["FlagDetails", "FlagOptions", "FlagsChange", "FlagsManager"]
@@ -48,62 +47,39 @@ Properties = Mapping[str, Any]
 GroupProperties = Mapping[str, Mapping[str, Any]]
 
 
-class FlagOptions(msgspec.Struct, frozen=True, kw_only=True):
-    """How the SDK gets and evaluates feature flags.
-
-    - ``flags_ready_timeout``: block the constructor until definitions are there (or this many
-      seconds passed); ``None`` returns at once and evaluations until then go to the server.
-    - ``cache_dir``: keep the last definitions received on disk and start from them, so a
-      restart during an outage still evaluates flags (with a secret key, or offline).
-    - ``bootstrap``: a definitions file (what ``GET /flags/definitions`` returns) to start
-      from; with ``offline`` the only source.
-    - ``offline``: never contact the server for flags.
-    - ``remote_fallback``: ask ``/flags`` for flags local evaluation cannot decide.
-    - ``stream``: follow changes over server-sent events (else only poll).
-    - ``poll_interval``: seconds between ``If-None-Match`` polls while not streaming.
-    - ``send_exposures``: send ``$feature_flag_called`` (once per user, flag and value).
-    """
-
-    flags_ready_timeout: float | None = None
-    cache_dir: str | os.PathLike[str] | None = None
-    bootstrap: str | os.PathLike[str] | None = None
-    offline: bool = False
-    remote_fallback: bool = True
-    stream: bool = True
-    poll_interval: float = 30.0
-    send_exposures: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.poll_interval > 0:
-            raise ConfigError(f"poll_interval must be positive, not {self.poll_interval!r}")
-        if self.flags_ready_timeout is not None and not self.flags_ready_timeout >= 0:
-            raise ConfigError(
-                f"flags_ready_timeout must be >= 0 or None, not {self.flags_ready_timeout!r}"
-            )
-
-
 class FlagsManager:
-    """Flag evaluation for one project; thread-safe, one per process (see ``after_fork``)."""
+    """Flag evaluation for one project; thread-safe, one per process (see ``after_fork``).
+
+    ``Client`` builds one (``client.flags``); build one directly to evaluate flags without the
+    capture pipeline. ``capture(event, distinct_id, properties)`` is how exposures
+    (``$feature_flag_called``) and ``track`` events leave; without it they are not sent.
+    ``timeout`` is the HTTP timeout per request, in seconds.
+    """
 
     def __init__(
         self,
-        *,
         token: str,
-        host: str,
-        secret_key: str | None,
-        transport: Transport,
-        capture: Callable[[str, str, dict[str, Any]], None],
+        host: str = DEFAULT_HOST,
+        secret_key: str | None = None,
+        *,
         options: FlagOptions | None = None,
+        capture: Callable[[str, str, dict[str, Any]], None] | None = None,
+        timeout: float = 10.0,
     ) -> None:
+        if not (isinstance(token, str) and token):
+            raise ConfigError("token must be a non-empty string")
+        if not timeout > 0:
+            raise ConfigError(f"timeout must be > 0, not {timeout!r}")
         self._token = token
         self._host = host
         self._secret_key = secret_key
-        self._transport = transport
-        self._capture = capture
+        # A pool of the manager's own: a slow capture batch never holds up a flag read.
+        self._transport = transport = Transport(host, timeout=timeout)
+        self._capture = capture or _no_capture
         self._options = options = options or FlagOptions()
         self._store = DefinitionsStore()
         self._remote = RemoteEvaluator(transport, token)
-        self._exposures = Exposures(capture)
+        self._exposures = Exposures(self._capture)
         self._closed = False
         # Local evaluation whenever definitions can exist; remote-only otherwise.
         self._local = bool(secret_key) or options.offline or options.bootstrap is not None
@@ -388,14 +364,22 @@ class FlagsManager:
     # --- lifecycle -------------------------------------------------------------------------
 
     def shutdown(self, timeout: float = 2.0) -> None:
-        """Stop following changes and join the sync thread. Evaluation keeps working on the
-        last definitions; the transport belongs to the caller and stays open."""
+        """Stop following changes, join the sync thread (at most ``timeout`` seconds) and close
+        connections. Local evaluation keeps working on the last definitions; a flag only the
+        server could decide then has no answer."""
         if self._closed:
             return
         self._closed = True
         if self._sync is not None:
             self._sync.stop(timeout)
         self._store.clear_listeners()
+        self._transport.close()
+
+    def __enter__(self) -> FlagsManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
 
     def after_fork(self) -> None:
         """In a forked child: fresh locks, and a sync thread of the child's own (threads don't
@@ -406,6 +390,10 @@ class FlagsManager:
         if self._sync is not None and not self._closed and self._secret_key:
             self._sync = self._new_sync(self._secret_key)
             self._sync.start()
+
+
+def _no_capture(event: str, distinct_id: str, properties: dict[str, Any]) -> None:
+    """Where exposures go when the manager has no capture path: nowhere."""
 
 
 def _person(distinct_id: str, properties: Properties | None) -> dict[str, Any]:

@@ -17,40 +17,25 @@ import socket
 import threading
 import weakref
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
-import msgspec
 
+from devflow_sdk._response import Response
 from devflow_sdk._version import __version__
 from devflow_sdk.errors import APIError, TransportError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping
 
-__all__ = ["DEFAULT_USER_AGENT", "AsyncTransport", "Response", "Transport"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_USER_AGENT", "AsyncTransport", "Response", "Transport"]
 
+DEFAULT_HOST = "http://127.0.0.1:8000"
 DEFAULT_USER_AGENT = f"devflow-sdk-python/{__version__}"
 
 _GZIP_LEVEL = 6
 # Transports alive in this process, reset in a forked child (see _after_fork_in_child).
 _LIVE: weakref.WeakSet[Transport | AsyncTransport] = weakref.WeakSet()
-
-
-class Response(msgspec.Struct, frozen=True):
-    """An HTTP answer: status, lower-cased headers (repeated ones comma-joined), raw body."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def json(self) -> Any:
-        """The body decoded as JSON (``msgspec.DecodeError`` when it is not JSON)."""
-        return msgspec.json.decode(self.body)
 
 
 def gzip_bytes(body: bytes) -> bytes:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 if TYPE_CHECKING:
-    from devflow_sdk._http import Response
+    from devflow_sdk._response import Response
 
 __all__ = ["APIError", "ConfigError", "DevflowError", "TransportError"]
 

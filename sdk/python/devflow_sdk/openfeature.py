@@ -96,10 +96,9 @@ class FlagSource(Protocol):
 def _flag_source(client: object) -> FlagSource:
     if isinstance(client, FlagSource):
         return client
-    for name in ("flags", "_flags"):
-        source = getattr(client, name, None)
-        if isinstance(source, FlagSource):
-            return source
+    source = getattr(client, "flags", None)  # a Client's or AsyncClient's FlagsManager
+    if isinstance(source, FlagSource):
+        return source
     raise TypeError(f"{type(client).__name__} is neither a DevFlow client nor its flags manager")
 
 

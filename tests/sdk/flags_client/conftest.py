@@ -4,8 +4,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from devflow_sdk._flags_manager import FlagOptions, FlagsManager
-from devflow_sdk._http import Transport
+from devflow_sdk import FlagOptions, FlagsManager
 
 from tests.sdk.flags_client.proxy import Proxy
 from tests.sdk.flags_client.support import Captured, ManagerFactory
@@ -13,8 +12,8 @@ from tests.sdk.flags_client.support import Captured, ManagerFactory
 
 @pytest.fixture
 def make_manager() -> Iterator[ManagerFactory]:
-    """Build FlagsManagers (each with its own transport); all are shut down after the test."""
-    made: list[tuple[FlagsManager, Transport]] = []
+    """Build FlagsManagers through the public constructor; all are shut down after the test."""
+    made: list[FlagsManager] = []
 
     def make(
         host: str,
@@ -24,22 +23,20 @@ def make_manager() -> Iterator[ManagerFactory]:
         capture: Callable[[str, str, dict[str, Any]], None] | None = None,
         **options: Any,
     ) -> FlagsManager:
-        transport = Transport(host, timeout=5.0)
         manager = FlagsManager(
-            token=project.token,
-            host=host,
-            secret_key=project.secret_key if secret else None,
-            transport=transport,
-            capture=capture or Captured(),
+            project.token,
+            host,
+            project.secret_key if secret else None,
             options=FlagOptions(**options),
+            capture=capture or Captured(),
+            timeout=5.0,
         )
-        made.append((manager, transport))
+        made.append(manager)
         return manager
 
     yield make
-    for manager, transport in made:
+    for manager in made:
         manager.shutdown()
-        transport.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from devflow_sdk._flags_manager import FlagsManager
+from devflow_sdk import FlagsManager
 
 
 class Captured:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from devflow_sdk._flags_manager import FlagOptions
+from devflow_sdk import FlagOptions
 from devflow_sdk._flagsync import NOT_READY, UNAVAILABLE
 from devflow_sdk.errors import ConfigError
 

@@ -13,8 +13,7 @@ inconclusive follows PostHog's local evaluation exactly:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._hashing import hasher
 from ._types import (
@@ -26,13 +25,16 @@ from ._types import (
     BrokenDefinition,
     Context,
     Evaluation,
+    GroupsContext,
     Inconclusive,
     NeedsServer,
     Predicate,
+    Value,
 )
 
-Value = bool | str
-GroupsContext = tuple[Mapping[Any, Any], Mapping[Any, Any]]  # (groups, group_properties)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
 _HOLDOUT: Final = hasher("holdout-")[0]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from ._flag import CompiledFlag, Value, reason_of
+from ._flag import CompiledFlag, reason_of
 from ._types import (
     CONDITION_MATCH,
     EXPERIENCE_CONTINUITY,
@@ -29,6 +29,7 @@ from ._types import (
     Inconclusive,
     NeedsServer,
     Predicate,
+    Value,
 )
 
 Runner = Callable[

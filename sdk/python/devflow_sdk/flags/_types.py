@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
-
-if TYPE_CHECKING:
-    from ._flag import CompiledFlag
 
 # Why a flag came out the way it did.
 CONDITION_MATCH: Final = "condition_match"
@@ -82,6 +79,32 @@ class BrokenDefinition(Exception):
     """A definition PostHog would fail on with an ordinary exception when it reaches this part."""
 
 
+Value = bool | str
+GroupsContext = tuple[Mapping[Any, Any], Mapping[Any, Any]]  # (groups, group_properties)
+
+
+class DependencyFlag(Protocol):
+    """What a flag dependency needs of another compiled flag (``_flag.CompiledFlag``): declared
+    here so that the per-call context can name it without importing the flag module."""
+
+    active: bool
+    continuity: bool
+    broken: str | None
+    aggregation: Any
+    device_bucketing: bool
+
+    def match(
+        self,
+        subject: object,
+        props: Mapping[Any, Any],
+        bucketing: object,
+        ev: Context,
+        groups: GroupsContext | None,
+    ) -> tuple[Value, int | None, str]:
+        """(value, deciding condition, reason); raises when local evaluation cannot decide."""
+        ...
+
+
 class Context:
     """Per-call evaluation state: created for every ``evaluate``/``evaluate_all`` call, so the
     compiled flag set itself stays immutable and shareable between threads."""
@@ -99,7 +122,7 @@ class Context:
 
     def __init__(
         self,
-        flags: Mapping[str, CompiledFlag],
+        flags: Mapping[str, DependencyFlag],
         complete: bool,
         membership: Collection[str] | None,
         device_id: str | None,

@@ -1,4 +1,4 @@
-"""Unit tests of capture payload decoding (``decoding.py``) and parsing (``capture.py``).
+"""Unit tests of capture body decoding and payload parsing (``services.core.capture``).
 
 No server here: these pin down every branch of turning request bytes into events or field errors.
 """
@@ -16,15 +16,16 @@ from urllib.parse import quote
 
 import pytest
 
-from services.ingest.capture import (
+from services.core.capture import CaptureTooLarge, InvalidCapture, ParsedRequest, parse
+from services.core.capture import decode_request as decode_body
+from services.core.capture.limits import (
     MAX_DISTINCT_ID_CHARS,
+    MAX_EVENT_BYTES,
     MAX_NAME_CHARS,
-    ParsedRequest,
-    parse,
-    uuid7,
+    MAX_REQUEST_BYTES,
+    MAX_SNAPSHOT_BYTES,
 )
-from services.ingest.decoding import MAX_EVENT_BYTES, MAX_REQUEST_BYTES, decode_body
-from services.ingest.errors import CaptureTooLarge, InvalidCapture
+from services.core.capture.rules import uuid7
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
 FORM = "application/x-www-form-urlencoded"
@@ -104,7 +105,7 @@ def test_gzip_then_form_then_base64_is_unwrapped() -> None:
     assert _decode(gzip.compress(form), encoding="gzip", content_type=FORM) == UTF8_BODY
 
 
-@pytest.mark.parametrize("compression", ["lz64", "brotli", "zstd"])
+@pytest.mark.parametrize("compression", ["lz", "brotli", "zstd"])
 def test_unsupported_compression_is_named(compression: str) -> None:
     with pytest.raises(InvalidCapture) as exc:
         _decode(UTF8_BODY, compression=compression)
@@ -643,3 +644,69 @@ def test_timestamps_keep_their_zone_independent_meaning() -> None:
     [ev] = _parse(_event(timestamp=ts.isoformat())).events
     assert ev.timestamp == ts
     assert ev.timestamp.tzinfo == UTC
+
+
+# --- $snapshot events: the same rules on every endpoint ------------------------------------------
+
+
+def _snapshot(**fields: Any) -> dict[str, Any]:
+    props = {"$session_id": "s1", "$window_id": "w1", "$snapshot_data": [{"type": 4}]}
+    return {
+        "event": "$snapshot",
+        "distinct_id": "d",
+        "api_key": TOKEN,
+        "properties": props,
+        **fields,
+    }
+
+
+@pytest.mark.parametrize("snapshots_only", [False, True], ids=["batch", "s"])
+def test_a_snapshot_is_the_same_value_on_both_endpoints(snapshots_only: bool) -> None:
+    sent = NOW + timedelta(hours=1)
+    # No uuid; posthog-js puts a sent_at on each recording event.
+    body = _snapshot(timestamp=(sent - timedelta(seconds=2)).isoformat(), sent_at=sent.isoformat())
+    result = parse(json.dumps([body]).encode(), now=NOW, snapshots_only=snapshots_only)
+    assert not result.events
+    [snap] = result.snapshots
+    assert (snap.session_id, snap.window_id, snap.distinct_id) == ("s1", "w1", "d")
+    assert snap.timestamp == NOW - timedelta(seconds=2)
+    assert uuid.UUID(snap.uuid).version == 7
+    assert json.loads(bytes(snap.data)) == [{"type": 4}]
+
+
+def test_a_snapshot_may_be_larger_than_an_event_but_not_without_limit() -> None:
+    big = _snapshot()
+    big["properties"]["$snapshot_data"] = [{"type": 2, "data": "x" * (2 * MAX_EVENT_BYTES)}]
+    event = _event(properties={"blob": "x" * (2 * MAX_EVENT_BYTES)})
+    result = _parse({"api_key": TOKEN, "batch": [big, event]})
+    assert len(result.snapshots) == 1
+    assert [(e.field, e.index) for e in result.errors] == [("size", 1)]
+    huge = _snapshot()
+    huge["properties"]["$snapshot_data"] = [{"data": "x" * MAX_SNAPSHOT_BYTES}]
+    with pytest.raises(CaptureTooLarge):
+        _parse(huge)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"$session_id": None}, "$session_id"),
+        ({"$session_id": "a/b"}, "$session_id"),
+        ({"$window_id": 5}, "$window_id"),
+        ({"$snapshot_data": None}, "$snapshot_data"),
+        ({"$snapshot_data": []}, "$snapshot_data"),
+        ({"$snapshot_data": "text"}, "$snapshot_data"),
+    ],
+)
+def test_a_bad_snapshot_property_is_named(change: dict[str, Any], field: str) -> None:
+    body = _snapshot()
+    body["properties"].update(change)
+    for snapshots_only in (False, True):
+        result = parse(json.dumps([body]).encode(), now=NOW, snapshots_only=snapshots_only)
+        assert _one_error(result) == (field, 0)
+
+
+def test_the_recording_endpoint_names_other_events_by_index() -> None:
+    result = parse(json.dumps([_snapshot(), _event()]).encode(), now=NOW, snapshots_only=True)
+    assert len(result.snapshots) == 1
+    assert [(e.field, e.index) for e in result.errors] == [("event", 1)]
