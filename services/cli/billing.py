@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from services.billing.crypto import KEY_ENV, KEY_FILE, local_key
 from services.core.errors import StartupError
 from services.core.settings import Settings, read
 
@@ -63,6 +62,9 @@ def add_parser(
 def use_local_key(data_dir: Path, *, create: bool = True) -> None:
     """Zero setup for `devflow up`: billing's encryption key, unless set, is the one kept in the
     data directory (made on first start when ``create``), so stored secrets survive restarts."""
+    # Imported here: the CLI loads a service only when a command needs it.
+    from services.billing.crypto import KEY_ENV, KEY_FILE, local_key
+
     if not os.environ.get(KEY_ENV) and (create or (data_dir / KEY_FILE).exists()):
         os.environ[KEY_ENV] = local_key(data_dir)
 
