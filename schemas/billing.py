@@ -122,3 +122,81 @@ class UsageReported(msgspec.Struct, frozen=True):
     reported: int
     pending: int
     failed: int
+
+
+class CustomerOut(msgspec.Struct, frozen=True):
+    """A customer of the projection with the billing state flags see."""
+
+    id: str
+    email: str | None
+    name: str | None
+    deleted: bool
+    # The person (distinct id) or group key the customer is linked to, if any.
+    distinct_id: str | None
+    group_key: str | None
+    plan: str | None
+    status: str
+    mrr: float
+    currency: str | None
+    entitlements: list[str]
+
+
+class CustomerList(msgspec.Struct, frozen=True):
+    results: list[CustomerOut]
+    next_cursor: str | None
+
+
+class SubscriptionOut(msgspec.Struct, frozen=True):
+    id: str
+    status: str
+    items: list[dict[str, object]]
+    trial_start: int | None
+    trial_end: int | None
+    cancel_at_period_end: bool
+    current_period_start: int | None
+    current_period_end: int | None
+    created: int
+
+
+class InvoiceOut(msgspec.Struct, frozen=True):
+    id: str
+    subscription_id: str | None
+    status: str | None
+    paid: bool
+    payment_failed: bool
+    amount_due: int | None
+    amount_paid: int | None
+    currency: str | None
+
+
+class MeterTotal(msgspec.Struct, frozen=True):
+    meter_id: int
+    stripe_event_name: str
+    reported: float
+    pending: float
+
+
+class CustomerDetail(msgspec.Struct, frozen=True):
+    """``GET /api/billing/customers/{id}``: the projection, the linked person, the usage."""
+
+    customer: CustomerOut
+    metadata: dict[str, object]
+    # The linked person's id in the persons projection (None when no event was captured yet).
+    person_id: str | None
+    subscriptions: list[SubscriptionOut]
+    invoices: list[InvoiceOut]
+    usage: list[MeterTotal]
+
+
+class StripeEventOut(msgspec.Struct, frozen=True):
+    seq: int
+    event_id: str
+    type: str
+    created: int
+    livemode: bool
+    received_at: datetime
+
+
+class StripeEventList(msgspec.Struct, frozen=True):
+    results: list[StripeEventOut]
+    next_cursor: str | None

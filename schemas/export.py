@@ -53,6 +53,9 @@ CONTRACTS: dict[str, Any] = {
     "billing.MeterIn": billing.MeterIn,
     "billing.MeterList": billing.MeterList,
     "billing.UsageReported": billing.UsageReported,
+    "billing.CustomerList": billing.CustomerList,
+    "billing.CustomerDetail": billing.CustomerDetail,
+    "billing.StripeEventList": billing.StripeEventList,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"

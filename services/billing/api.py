@@ -8,19 +8,23 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import stripe
 from litestar import Request, Router, get, post, put
+from litestar.params import Parameter
 from litestar.response import Stream
 
 from schemas.api import FieldError
 from schemas.billing import (
     BillingSettingsIn,
     BillingSettingsOut,
+    CustomerDetail,
+    CustomerList,
     MeterIn,
     MeterList,
     MeterOut,
+    StripeEventList,
     UsageReported,
     WebhookAck,
 )
-from services.billing import meters, service, sync, webhooks
+from services.billing import customers, meters, service, sync, webhooks
 from services.billing.errors import InvalidSettings
 from services.core.auth import require_secret_key
 from services.core.bodies import read_json
@@ -112,6 +116,41 @@ async def report_usage(request: Req) -> UsageReported:
     return await meters.report_now(ctx, await require_secret_key(request, ctx))
 
 
+@get("/api/billing/customers")
+async def list_customers(
+    request: Req,
+    plan: str | None = None,
+    status: str | None = None,
+    limit: int = Parameter(default=50),
+    cursor: str | None = None,
+) -> CustomerList:
+    """Customers whose current plan and subscription status match (secret key)."""
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    return await customers.list_customers(ctx, project_id, plan, status, limit, cursor)
+
+
+@get("/api/billing/customers/{customer_id:str}")
+async def get_customer(request: Req, customer_id: str) -> CustomerDetail:
+    """One customer: projection, linked person, subscriptions, invoices, usage (secret key)."""
+    ctx = ctx_of(request)
+    return await customers.get_customer(ctx, await require_secret_key(request, ctx), customer_id)
+
+
+@get("/api/billing/events")
+async def list_events(
+    request: Req,
+    limit: int = Parameter(default=50),
+    cursor: str | None = None,
+) -> StripeEventList:
+    """The Stripe event log, newest first, ``?type=`` exact or a prefix ending in "." (secret
+    key)."""
+    ctx = ctx_of(request)
+    project_id = await require_secret_key(request, ctx)
+    event_type = request.query_params.get("type")
+    return await customers.list_events(ctx, project_id, event_type, limit, cursor)
+
+
 async def _token(ctx: Context, project_id: int) -> str:
     token = await ctx.projects.token_of(project_id)
     assert token is not None  # the secret key just resolved to this project
@@ -128,5 +167,8 @@ router = Router(
         create_meter,
         list_meters,
         report_usage,
+        list_customers,
+        get_customer,
+        list_events,
     ],
 )

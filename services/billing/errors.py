@@ -23,3 +23,11 @@ class UnknownProject(NotFound):
 
 class NoEncryptionKey(Unavailable):
     title = "Billing secrets cannot be stored"
+
+
+class InvalidQuery(DomainError):
+    title = "Invalid query"
+
+
+class CustomerNotFound(NotFound):
+    title = "Customer not found"

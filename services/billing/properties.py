@@ -11,6 +11,7 @@ latest completed Checkout Session; with a group type set, to the group
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,22 @@ SUBJECT = "billing.{project_id}.subscription"
 _encoder = msgspec.json.Encoder()
 
 
-async def state_of(conn: Conn, project_id: int, customer_id: str) -> SubscriptionChanged | None:
-    """The customer's billing state as the message for flags; None when it is not linked."""
+@dataclass(frozen=True)
+class CustomerState:
+    """What billing knows of a customer now, linked or not."""
+
+    customer: repo.CustomerRow
+    distinct_id: str | None
+    group_type: str | None
+    group_key: str | None
+    plan: plans.Plan
+    entitlements: list[str]
+    # The newest ``created`` among the events the state is made of.
+    changed_at: int
+
+
+async def billing_state(conn: Conn, project_id: int, customer_id: str) -> CustomerState | None:
+    """The customer's state from the projection; None for an unknown customer."""
     customer = await repo.select_customer(conn, project_id, customer_id)
     if customer is None:
         return None
@@ -48,8 +63,6 @@ async def state_of(conn: Conn, project_id: int, customer_id: str) -> Subscriptio
         if distinct_id is None and by_checkout and link:
             distinct_id = link[0]
             times.append(link[1])
-    if not (distinct_id or group_key):
-        return None
     rows = await repo.select_subscriptions(conn, project_id, customer_id)
     subs = [plans.Sub(r.id, r.status, r.items, r.created) for r in rows]
     times.extend(r.event_created for r in rows)
@@ -57,22 +70,37 @@ async def state_of(conn: Conn, project_id: int, customer_id: str) -> Subscriptio
     price_ids = [best.items[0]["price"]] if best and best.items else []
     prices = await repo.select_prices(conn, project_id, price_ids)
     times.extend(p.event_created for p in prices)
-    plan = plans.plan_of(subs, {p.id: p.lookup_key for p in prices})
     entitlements = await repo.select_entitlements(conn, project_id, customer_id)
     if entitlements is not None:
         times.append(entitlements[1])
-    return SubscriptionChanged(
-        project_id=project_id,
-        plan=plan.plan,
-        status=plan.status,
-        # The newest fact the state is made of: the flags service keeps the newest state.
-        changed_at=datetime.fromtimestamp(max(times), UTC),
+    return CustomerState(
+        customer=customer,
         distinct_id=distinct_id,
         group_type=group_type,
         group_key=group_key,
-        mrr=plan.mrr,
-        currency=plan.currency,
+        plan=plans.plan_of(subs, {p.id: p.lookup_key for p in prices}),
         entitlements=entitlements[0] if entitlements else [],
+        changed_at=max(times),
+    )
+
+
+async def state_of(conn: Conn, project_id: int, customer_id: str) -> SubscriptionChanged | None:
+    """The customer's billing state as the message for flags; None when it is not linked."""
+    state = await billing_state(conn, project_id, customer_id)
+    if state is None or not (state.distinct_id or state.group_key):
+        return None
+    return SubscriptionChanged(
+        project_id=project_id,
+        plan=state.plan.plan,
+        status=state.plan.status,
+        # The newest fact the state is made of: the flags service keeps the newest state.
+        changed_at=datetime.fromtimestamp(state.changed_at, UTC),
+        distinct_id=state.distinct_id,
+        group_type=state.group_type,
+        group_key=state.group_key,
+        mrr=state.plan.mrr,
+        currency=state.plan.currency,
+        entitlements=state.entitlements,
         customer_id=customer_id,
     )
 

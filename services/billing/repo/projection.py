@@ -107,7 +107,7 @@ ORDER BY customer_id
 
 # What the flag properties of one customer are computed from.
 SELECT_CUSTOMER = """
-SELECT id, metadata, deleted, event_created FROM billing_customers
+SELECT id, email, name, metadata, deleted, event_created FROM billing_customers
 WHERE project_id = %s AND id = %s
 """
 SELECT_CUSTOMER_SUBSCRIPTIONS = """
@@ -148,6 +148,8 @@ LOCK_PROJECTION = "SELECT pg_advisory_xact_lock(hashtextextended('billing.projec
 
 class CustomerRow(msgspec.Struct, frozen=True):
     id: str
+    email: str | None
+    name: str | None
     metadata: dict[str, Any]
     deleted: bool
     event_created: int
