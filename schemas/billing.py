@@ -5,6 +5,7 @@ envelope, and the message announcing a stored Stripe event on ``billing.<project
 from __future__ import annotations
 
 from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
+from typing import Any
 
 import msgspec
 
@@ -149,7 +150,7 @@ class CustomerList(msgspec.Struct, frozen=True):
 class SubscriptionOut(msgspec.Struct, frozen=True):
     id: str
     status: str
-    items: list[dict[str, object]]
+    items: list[dict[str, Any]]
     trial_start: int | None
     trial_end: int | None
     cancel_at_period_end: bool
@@ -180,7 +181,7 @@ class CustomerDetail(msgspec.Struct, frozen=True):
     """``GET /api/billing/customers/{id}``: the projection, the linked person, the usage."""
 
     customer: CustomerOut
-    metadata: dict[str, object]
+    metadata: dict[str, Any]
     # The linked person's id in the persons projection (None when no event was captured yet).
     person_id: str | None
     subscriptions: list[SubscriptionOut]
