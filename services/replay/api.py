@@ -57,13 +57,13 @@ async def list_replays(
     limit: int = Parameter(default=50),
     cursor: str | None = None,
 ) -> ReplayList:
-    ctx = ctx_of(request)
     """The project's recordings, newest first, filtered, a page at a time (``next`` is the
     cursor of the following page).
 
     Secret key or replay session cookie (401); 400 limit outside 1 to 200, negative duration,
     person_id not a UUID, a date not ISO 8601 or a bad cursor.
     """
+    ctx = ctx_of(request)
     query = service.ListQuery(
         distinct_id=distinct_id,
         person_id=person_id,
@@ -134,13 +134,13 @@ async def snapshots(request: Req, session_id: str, window_id: str | None = None)
 async def session_events(
     request: Req, session_id: str, limit: int = Parameter(default=1000)
 ) -> SessionEvents:
-    ctx = ctx_of(request)
     """The session's analytics events (by ``$session_id``, within a day of the recording), in
     time order; ``truncated`` when there are more than ``limit``.
 
     Secret key or replay session cookie (401); 400 limit outside 1 to 5000 or invalid session
     id, 404 unknown.
     """
+    ctx = ctx_of(request)
     return await service.session_events(ctx, await project_of(request, ctx), session_id, limit)
 
 

@@ -219,11 +219,11 @@ async def page_snapshots(request: Req, session_id: str) -> Stream:
 async def page_events(
     request: Req, session_id: str, limit: int = Parameter(default=1000)
 ) -> SessionEvents:
-    project_id = await _signed_in(request)
     """The player's events timeline, as the API's ``…/events``.
 
     Session cookie (401); 400 limit outside 1 to 5000 or invalid session id, 404 unknown.
     """
+    project_id = await _signed_in(request)
     return await service.session_events(ctx_of(request), project_id, session_id, limit)
 
 
