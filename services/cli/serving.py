@@ -31,12 +31,14 @@ def sigterm_like_ctrl_c() -> None:
     """
 
     def interrupt(signum: int, frame: object) -> None:
+        """Raise what Ctrl-C raises."""
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
 
 
 def progress(step: str, started: float) -> None:
+    """Print a start-up step with the seconds since ``started``."""
     print(f"  [{time.monotonic() - started:5.1f}s] {step}", flush=True)
 
 
@@ -47,6 +49,8 @@ def serve(
     role: str,
     started: float,
 ) -> None:
+    """Serve the composed services over HTTP until Ctrl-C or SIGTERM, then shut down gracefully
+    (requests in flight get 15 s); raises StartupError when the server never started."""
     import uvicorn
 
     from services.core.app import create_app
@@ -109,6 +113,7 @@ def run_headless(
     services: Sequence[Service],
     configs: dict[type[msgspec.Struct], msgspec.Struct],
 ) -> None:
+    """Run the services' consumers and jobs without HTTP (``--role worker`` with no port)."""
     from services.core.runtime import running
 
     async def body() -> None:
