@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from services.core.migrate import migrate
 from services.core.repo import jobs, migrations, platform, projects
-from tests.support import Servers, new_database
+from tests.support import Servers, migrated_database, new_database
 
 
 @pytest.fixture(scope="module")
-def database(servers: Servers) -> Iterator[str]:
-    url = new_database(servers.pg_url)
-    migrate(url)
-    return url
+def database(servers: Servers) -> str:
+    return migrated_database(servers.pg_url)
 
 
 @pytest.fixture
