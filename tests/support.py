@@ -42,6 +42,13 @@ def new_database(server_url: str) -> str:
     return f"{base}/{name}{query}"
 
 
+def migrated_database(server_url: str) -> str:
+    """:func:`new_database` with the project's migrations applied."""
+    url = new_database(server_url)
+    migrate(url)
+    return url
+
+
 @dataclass
 class Process:
     """A ``devflow`` child process with its log file."""

@@ -2,11 +2,12 @@
 
 Ingest owns ``events``, ``persons``, ``person_distinct_ids``, ``person_merges`` and ``groups``;
 the others read the ``analytics.*_v1`` views of migration 0009 (see
-``tests/ingest/test_read_contract.py``). This scans every SQL text of the services listed in
-``READERS`` — string literals of their ``.py`` files (docstrings left out: prose says "events"
-freely) and their ``.sql`` files — for a base table named where SQL names a relation (after
-``FROM``, ``JOIN``, ``INTO``, ``UPDATE``, ``TABLE``, ``TRUNCATE``), unqualified or ``public.``.
-A service joins the check by adding its directory to ``READERS``.
+``tests/ingest/test_read_contract.py``). This scans every SQL text of every package under
+``services/`` but ingest — the kernel and the CLI included — as string literals of their ``.py``
+files (docstrings left out: prose says "events" freely) and their ``.sql`` files, for a base table
+named where SQL names a relation (after ``FROM``, ``JOIN``, ``INTO``, ``UPDATE``, ``TABLE``,
+``TRUNCATE``), unqualified or ``public.``. The packages are discovered, so a new service is
+checked from its first commit.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The services that read ingest's tables; add flags, billing, churn, insights as they move over.
-READERS: tuple[str, ...] = ("services/experiments", "services/replay", "services/billing")
+# The owner of the tables below: the one package allowed to name them.
+OWNER = "ingest"
 # Ingest's tables, readable by others only through analytics.<name>_v1.
 BASE_TABLES: frozenset[str] = frozenset(
     {"events", "persons", "person_distinct_ids", "person_merges", "groups"}
@@ -31,6 +32,17 @@ _RELATION = re.compile(
     re.IGNORECASE,
 )
 _SQL_COMMENT = re.compile(r"--[^\n]*")
+
+
+def readers(services: Path) -> list[Path]:
+    """Every package directly under ``services`` (a directory with an ``__init__.py``) but the
+    tables' owner."""
+    return sorted(
+        p for p in services.iterdir() if (p / "__init__.py").is_file() and p.name != OWNER
+    )
+
+
+READERS = [p.relative_to(ROOT).as_posix() for p in readers(ROOT / "services")]
 
 
 def base_tables_named(sql: str) -> set[str]:
@@ -92,6 +104,18 @@ def test_service_reads_ingest_tables_only_through_the_contract(service: str) -> 
     assert service_dir.is_dir(), service
     violations = _violations(service_dir)
     assert not violations, "read analytics.<table>_v1 instead:\n" + "\n".join(violations)
+
+
+def test_every_service_but_ingest_is_checked(tmp_path: Path) -> None:
+    # The check itself: readers are discovered, the kernel and the CLI among them, and a new
+    # service is checked without being listed; ingest and folders that aren't packages are not.
+    assert {"services/core", "services/cli", "services/flags"} <= set(READERS)
+    assert "services/ingest" not in READERS
+    for name in ("billing", "core", OWNER):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    (tmp_path / "static").mkdir()
+    assert [p.name for p in readers(tmp_path)] == ["billing", "core"]
 
 
 @pytest.mark.parametrize(

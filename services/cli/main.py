@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import importlib
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -16,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import psycopg
 
-from services.cli import billing, embedded, registry, runstate
-from services.core import logs, telemetry
+from services.cli import billing, embedded, registry, runstate, serving
 from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
 from services.core.migrate import migrate, pending
@@ -36,6 +34,7 @@ DEFAULT_PROJECT = "Default project"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``devflow`` with ``argv``; returns the exit status (2 for a platform error)."""
     args = _parser().parse_args(argv)
+    serving.sigterm_like_ctrl_c()
     try:
         return int(args.func(args) or 0)
     except DevflowError as exc:
@@ -138,10 +137,6 @@ def _configs(services: Sequence[Service]) -> dict[type[msgspec.Struct], msgspec.
     return read_all(s.settings for s in services if s.settings is not None)
 
 
-def _progress(step: str, started: float) -> None:
-    print(f"  [{time.monotonic() - started:5.1f}s] {step}", flush=True)
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     """``devflow up``: migrate and serve every service; embedded PostgreSQL and NATS unless set."""
     settings = _settings(args)
@@ -159,15 +154,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise StartupError(f"devflow up is already running for {data_dir}")
     print(f"DevFlow Analytics starting (data in {data_dir})", flush=True)
     with _servers(settings, data_dir, started) as (db_url, nats_url):
-        _progress("applying migrations", started)
+        serving.progress("applying migrations", started)
         applied = migrate(db_url)
         if applied:
-            _progress(f"applied {len(applied)} migration(s)", started)
+            serving.progress(f"applied {len(applied)} migration(s)", started)
         with psycopg.connect(db_url) as conn:
             projects = list_projects(conn)
             if not projects:
                 projects = [create_project(conn, DEFAULT_PROJECT)]
-                _progress("created the default project", started)
+                serving.progress("created the default project", started)
         settings = msgspec.structs.replace(settings, database_url=db_url, nats_url=nats_url)
         http_url = f"http://{settings.host}:{settings.port}"
         runstate.write(data_dir, runstate.RunState(os.getpid(), db_url, nats_url, http_url))
@@ -180,7 +175,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 f"  URL          {http_url}\n",
                 flush=True,
             )
-            _serve(settings, services, configs, "all", started)
+            serving.serve(settings, services, configs, "all", started)
         finally:
             runstate.clear(data_dir)
     print("DevFlow Analytics stopped.", flush=True)
@@ -193,14 +188,14 @@ def _servers(settings: Settings, data_dir: Path, started: float) -> Iterator[tup
     try:
         db_url = settings.database_url
         if db_url is None:
-            _progress("starting embedded PostgreSQL", started)
+            serving.progress("starting embedded PostgreSQL", started)
             pg = embedded.EmbeddedPostgres(data_dir)
             db_url = pg.start()
         else:
             check_reachable_sync(db_url)
         nats_url = settings.nats_url
         if nats_url is None:
-            _progress("starting embedded NATS with JetStream", started)
+            serving.progress("starting embedded NATS with JetStream", started)
             nats = embedded.EmbeddedNats(data_dir)
             nats_url = nats.start()
         yield db_url, nats_url
@@ -210,91 +205,6 @@ def _servers(settings: Settings, data_dir: Path, started: float) -> Iterator[tup
             nats.stop()
         if pg is not None:
             pg.stop()
-
-
-def _serve(
-    settings: Settings,
-    services: Sequence[Service],
-    configs: dict[type[msgspec.Struct], msgspec.Struct],
-    role: str,
-    started: float,
-) -> None:
-    import uvicorn
-
-    from services.core.app import create_app
-
-    logs.configure(settings.log_level, settings.log_format)
-    telemetry.configure(settings)
-    app = create_app(settings, services, role, configs)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=15,
-    )
-    server = _draining_server_class()(config)
-    _quiet_gc()
-    _progress(f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", started)
-    # uvicorn re-raises the Ctrl-C it handled once its graceful shutdown is over.
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
-    if not server.started:
-        raise StartupError("the HTTP server did not start; see the log above")
-
-
-def _draining_server_class() -> type[Any]:
-    import uvicorn
-
-    class DrainingServer(uvicorn.Server):
-        """Tells the app it is shutting down before uvicorn waits for open connections, so
-        streams end at once instead of holding the exit for the graceful timeout."""
-
-        async def shutdown(self, sockets: Any = None) -> None:
-            """Set ``ctx.draining`` first, then let uvicorn shut down as usual."""
-            ctx = getattr(getattr(self.config.app, "state", None), "ctx", None)
-            if ctx is not None:
-                ctx.draining.set()
-            await super().shutdown(sockets)
-
-    return DrainingServer
-
-
-def _quiet_gc() -> None:
-    """Fewer, cheaper collector pauses on the request path (they show up as latency tails).
-
-    Everything imported so far lives as long as the process: freezing it keeps the collector
-    from scanning it again, and a higher first threshold lets short-lived request garbage be
-    freed by reference counting before a collection runs at all.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-
-
-def _run_headless(
-    settings: Settings,
-    services: Sequence[Service],
-    configs: dict[type[msgspec.Struct], msgspec.Struct],
-) -> None:
-    from services.core.runtime import running
-
-    async def body() -> None:
-        """Run the worker services until SIGINT or SIGTERM."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with running(settings, services, "worker", configs):
-            await stop.wait()
-
-    logs.configure(settings.log_level, settings.log_format)
-    telemetry.configure(settings)
-    asyncio.run(body())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -313,11 +223,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     started = time.monotonic()
     if args.role == "worker" and args.port is None:
-        _run_headless(settings, services, configs)
+        serving.run_headless(settings, services, configs)
         return 0
     if embedded.port_in_use(settings.host, settings.port):
         raise StartupError(f"port {settings.port} on {settings.host} is in use; pass --port")
-    _serve(settings, services, configs, args.role, started)
+    serving.serve(settings, services, configs, args.role, started)
     return 0
 
 

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from schemas.api import CheckResult, FieldError, Problem, ReadyOut
 from services.core import metrics
 from services.core.errors import DomainError
+from services.core.repo.platform import ping
 
 if TYPE_CHECKING:
     from services.core.service import Context
@@ -109,7 +110,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[ReadyOut]:
     ctx = ctx_of(request)
     try:
         async with ctx.pool.connection(timeout=2) as conn:
-            await conn.execute("SELECT 1")
+            await ping(conn)
         pg = CheckResult(ok=True)
     except Exception as exc:
         pg = CheckResult(ok=False, detail=type(exc).__name__)

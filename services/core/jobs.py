@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import re
@@ -36,6 +37,8 @@ from prometheus_client import Counter, Histogram
 from services.core.db import first_line
 from services.core.errors import ConfigError
 from services.core.metrics import REGISTRY
+from services.core.repo import jobs as repo
+from services.core.repo.platform import ping
 
 if TYPE_CHECKING:
     import threading
@@ -58,30 +61,6 @@ LOCK_RETRY_S = 5.0
 # Any fixed number: it only has to be the same in every process (the second key is the job name).
 _LOCK_NAMESPACE = 0x0DEF_10B5
 _QUEUE_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9._-]*$")
-
-# The row dramatiq-postgres' own enqueue writes, with the notification its consumers listen for.
-# clock_timestamp(), not now(): inside a long transaction now() would shorten the delay.
-ENQUEUE = """
-WITH enqueued AS (
-    INSERT INTO dramatiq.queue (queue_name, message_id, state, message, available_at)
-    VALUES (%(queue)s, %(message_id)s, 'queued', %(message)s::jsonb,
-            clock_timestamp() + make_interval(secs => %(delay_s)s))
-    RETURNING queue_name
-)
-SELECT pg_notify('dramatiq.' || queue_name || '.enqueue', '') FROM enqueued
-"""
-TRY_LOCK = "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
-# A row back means this process won the run; none means the job is not due yet.
-CLAIM_RUN = """
-INSERT INTO periodic_jobs AS p (name, fired_at) VALUES (%(name)s, now())
-ON CONFLICT (name) DO UPDATE SET fired_at = now()
-    WHERE p.fired_at <= now() - make_interval(secs => %(interval_s)s)
-RETURNING fired_at
-"""
-DUE_IN = """
-SELECT extract(epoch FROM fired_at + make_interval(secs => %(interval_s)s) - now())::float8
-FROM periodic_jobs WHERE name = %(name)s
-"""
 
 JOB_RUNS = Counter(
     "devflow_job_runs_total",
@@ -182,17 +161,18 @@ class Jobs:
         message: dramatiq.Message[None] = dramatiq.Message(
             queue_name=queue, actor_name=name, args=(payload,), kwargs={}, options=options
         )
-        params = {
-            "queue": queue,
-            "message_id": message.message_id,
-            "message": message.encode().decode(),
-            "delay_s": float(delay_s),
-        }
+        enqueue = functools.partial(
+            repo.enqueue,
+            queue=queue,
+            message_id=message.message_id,
+            message=message.encode().decode(),
+            delay_s=float(delay_s),
+        )
         if conn is not None:
-            await conn.execute(ENQUEUE, params)
+            await enqueue(conn)
         else:
             async with self._pool.connection() as own:
-                await own.execute(ENQUEUE, params)
+                await enqueue(own)
         JOBS_ENQUEUED.labels(name).inc()
 
     async def start(self, ctx: JobContext, periodics: Sequence[Periodic], *, threads: int) -> None:
@@ -352,15 +332,14 @@ class _Scheduler:
                 for p in self._periodics:
                     if p.name in held:
                         continue
-                    row = await (await conn.execute(TRY_LOCK, (_LOCK_NAMESPACE, p.name))).fetchone()
-                    if row and row[0]:
+                    if await repo.try_lock(conn, _LOCK_NAMESPACE, p.name):
                         log.info("this process runs periodic job %s", p.name)
                         held[p.name] = asyncio.create_task(
                             self._fire(conn, p), name=f"periodic:{p.name}"
                         )
                 await self._pause(LOCK_RETRY_S)
                 # Fails when the connection died, and with it the locks: stop firing at once.
-                await conn.execute("SELECT 1")
+                await ping(conn)
         finally:
             tasks = list(held.values())
             if tasks and self._stopping.is_set():
@@ -371,14 +350,14 @@ class _Scheduler:
             await conn.close()
 
     async def _fire(self, conn: psycopg.AsyncConnection[Any], p: Periodic) -> None:
-        params = {"name": p.name, "interval_s": float(p.interval_s)}
+        interval_s = float(p.interval_s)
         while not self._stopping.is_set():
             try:
-                if await (await conn.execute(CLAIM_RUN, params)).fetchone():
+                if await repo.claim_run(conn, p.name, interval_s):
                     await self._run_once(p)
                     continue
-                row = await (await conn.execute(DUE_IN, params)).fetchone()
-                due_in = float(row[0]) if row else LOCK_RETRY_S
+                due = await repo.due_in(conn, p.name, interval_s)
+                due_in = LOCK_RETRY_S if due is None else due
             except Exception as exc:  # a dead link ends the session at its next check
                 log.warning("periodic job %s: %s", p.name, first_line(exc))
                 due_in = LOCK_RETRY_S

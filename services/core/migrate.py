@@ -15,22 +15,12 @@ import psycopg
 
 from services.core.db import first_line
 from services.core.errors import StartupError
+from services.core.repo import migrations as repo
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Any fixed number works; it only has to be the same in every process that migrates.
 _LOCK_KEY = 0x0DEF_10E5
-
-CREATE_TABLE = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY,
-    name text NOT NULL,
-    checksum text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)
-"""
-SELECT_APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
-INSERT_APPLIED = "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)"
 
 
 class Migration(msgspec.Struct, frozen=True):
@@ -63,10 +53,7 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 def pending(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Names of the migrations not applied to the database at ``url`` yet."""
     with psycopg.connect(url, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
-            applied: set[int] = set()
-        else:
-            applied = {int(r[0]) for r in conn.execute(SELECT_APPLIED).fetchall()}
+        applied = set(repo.select_applied(conn)) if repo.table_exists(conn) else set()
     return [m.name for m in discover(directory) if m.version not in applied]
 
 
@@ -75,10 +62,10 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     migrations = discover(directory)
     applied_now: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        repo.lock(conn, _LOCK_KEY)
         try:
-            conn.execute(CREATE_TABLE)
-            applied = {v: (n, c) for v, n, c in conn.execute(SELECT_APPLIED).fetchall()}
+            repo.create_table(conn)
+            applied = repo.select_applied(conn)
             for migration in migrations:
                 if migration.version in applied:
                     name, checksum = applied[migration.version]
@@ -92,8 +79,8 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 try:
                     with conn.transaction():
                         conn.execute(migration.sql.encode())
-                        conn.execute(
-                            INSERT_APPLIED, (migration.version, migration.name, migration.checksum)
+                        repo.insert_applied(
+                            conn, migration.version, migration.name, migration.checksum
                         )
                 except psycopg.Error as exc:
                     raise StartupError(
@@ -101,5 +88,5 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     ) from None
                 applied_now.append(migration.name)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            repo.unlock(conn, _LOCK_KEY)
     return applied_now

@@ -14,6 +14,7 @@ from services.core.bus import CORE_STREAMS, Bus
 from services.core.errors import ConfigError, StartupError
 from services.core.jobs import Jobs
 from services.core.projects import ProjectDirectory
+from services.core.repo.platform import select_storage_mode
 from services.core.service import Context, Service
 from services.core.settings import read_all
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("devflow.runtime")
 
 ROLES = ("all", "api", "worker")
-SELECT_MODE = "SELECT value FROM platform_info WHERE key = 'storage_mode'"
 
 
 @contextlib.asynccontextmanager
@@ -50,7 +50,7 @@ async def running(
     try:
         try:
             async with pool.connection() as conn:
-                row = await (await conn.execute(SELECT_MODE)).fetchone()
+                storage_mode = await select_storage_mode(conn)
         except psycopg.errors.UndefinedTable:
             raise StartupError(
                 "the database is not migrated: run `devflow migrate` first"
@@ -64,7 +64,7 @@ async def running(
                 pool=pool,
                 bus=bus,
                 projects=ProjectDirectory(pool),
-                storage_mode=str(row[0]) if row else "unknown",
+                storage_mode=storage_mode or "unknown",
                 jobs=jobs,
                 role=role,
                 configs=dict(configs),

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Calculator:
+    """The calculator form as entered (``submitted`` once any field is in the query) and its
+    answer: sample size per variant and in total, running days, or the first error."""
+
     form: dict[str, str]
     submitted: bool
     per_variant: int | None = None

@@ -89,6 +89,7 @@ def interval_plot(
     lo, hi = ticks[0], ticks[-1]
 
     def x(v: float) -> float:
+        """The horizontal position of an effect value."""
         return left + (v - lo) / (hi - lo) * (width - left - right)
 
     bottom = top + row_h * max(len(rows), 1)
@@ -196,9 +197,11 @@ def line_chart(
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(i: int) -> float:
+        """The horizontal position of the i-th point (centred when there is one)."""
         return left + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
 
     def y(v: float) -> float:
+        """The vertical position of a value (SVG's y grows downwards)."""
         return top + plot_h * (1 - (v - y_lo) / (y_hi - y_lo))
 
     body = ['<g class="axis">']

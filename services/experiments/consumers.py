@@ -21,7 +21,10 @@ _decoder = msgspec.json.Decoder(FlagsMessage)
 
 
 def consumers(ctx: Context) -> list[ConsumerSpec]:
+    """The durable consumer that copies flag changes into the experiments' flag log."""
+
     async def handle(msgs: Sequence[Msg]) -> None:
+        """Store the batch's flag versions (the consumer handler)."""
         await store_flag_versions(ctx, msgs)
 
     return [
@@ -35,6 +38,12 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
 
 
 async def store_flag_versions(ctx: Context, msgs: Sequence[Msg]) -> None:
+    """Store each flag change of the batch as a version; other flags messages are skipped.
+
+    One transaction per batch; a redelivered version is ignored (one row per flag and
+    version), so at-least-once delivery stores each version once. An undecodable message is
+    poison.
+    """
     changes = []
     for msg in msgs:
         try:

@@ -47,6 +47,8 @@ DASH = Cell("—")
 
 @dataclass(frozen=True)
 class VariantView:
+    """One variant's row in a metric's table: its figures as cells, verdict and tone."""
+
     key: str
     index: int  # position in the flag, control 0: picks the variant's colour
     exposures: Cell
@@ -62,6 +64,8 @@ class VariantView:
 
 @dataclass(frozen=True)
 class MetricView:
+    """A metric's section: what it measures, its variants' rows and the interval plot."""
+
     name: str
     kind: str
     role: str
@@ -84,6 +88,8 @@ class Headline:
 
 @dataclass(frozen=True)
 class Health:
+    """The health banner: its tone, title and the warnings it lists."""
+
     tone: str  # win, warn or lose
     title: str
     lines: list[str]
@@ -125,6 +131,7 @@ def describe(m: MetricIn) -> str:
 
 
 def metric_view(exp: ExperimentOut, spec: MetricIn, result: MetricResult) -> MetricView:
+    """A metric's result as its section shows it: a row per variant and the interval plot."""
     relative, kind = exp.analysis.relative, spec.kind
     index = {v.key: i for i, v in enumerate(result.variants)}
     views, rows = [], []
@@ -169,11 +176,13 @@ def metric_view(exp: ExperimentOut, spec: MetricIn, result: MetricResult) -> Met
 
 
 def metric_views(exp: ExperimentOut, body: ResultsOut) -> list[MetricView]:
+    """The sections of the results' metrics that the experiment still defines, in result order."""
     specs = {m.name: m for m in exp.metrics}
     return [metric_view(exp, specs[r.name], r) for r in body.metrics if r.name in specs]
 
 
 def primary(exp: ExperimentOut) -> MetricIn | None:
+    """The experiment's primary metric."""
     return next((m for m in exp.metrics if m.role == "primary"), None)
 
 
@@ -187,6 +196,8 @@ def headline(exp: ExperimentOut, body: ResultsOut) -> Headline | None:
     sign = -1.0 if spec.inverse else 1.0
 
     def score(v: VariantOut) -> tuple[int, float]:
+        """Rank key: a treatment with a result above one without, then its chance to win,
+        else its effect in the better direction."""
         if v.status != "ok":
             return (0, 0.0)
         if v.chance_to_win is not None:
@@ -236,6 +247,7 @@ def chance_chart(exp: ExperimentOut, body: ResultsOut) -> Markup | None:
 
 
 def total_exposures(body: ResultsOut | None) -> int | None:
+    """Exposures across all variants (from the first metric); None without results."""
     if body is None or not body.metrics:
         return None
     return sum(v.exposures for v in body.metrics[0].variants)

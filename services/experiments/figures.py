@@ -17,10 +17,12 @@ def _signed(text: str) -> str:
 
 
 def percent(x: float, digits: int = 1) -> str:
+    """A share as a percentage with a true minus sign: 12.3%."""
     return _signed(f"{x * 100:.{digits}f}%")
 
 
 def number(x: float) -> str:
+    """A number with fewer decimals the larger it is: 1,234, 123.4, 12.34, 0.0123."""
     size = abs(x)
     if size >= 1000:
         return _signed(f"{x:,.0f}")
@@ -32,10 +34,12 @@ def number(x: float) -> str:
 
 
 def metric_value(x: float, kind: str) -> str:
+    """A metric's value: a percentage for conversions and funnels, else a number."""
     return percent(x) if kind in PROPORTIONS else number(x)
 
 
 def effect_text(x: float, kind: str, relative: bool) -> str:
+    """An effect, signed: +5.0% relative, +1.2 pp for an absolute proportion, else a number."""
     if relative:
         return _signed(f"{x * 100:+.1f}%")
     if kind in PROPORTIONS:
@@ -63,6 +67,7 @@ def risk_text(x: float, kind: str, relative: bool) -> str:
 
 
 def chance_text(x: float) -> str:
+    """A chance to win as a percentage, capped at >99.9% and <0.1%."""
     if x >= 0.999:
         return ">99.9%"
     if x <= 0.001:
@@ -71,18 +76,22 @@ def chance_text(x: float) -> str:
 
 
 def p_value_text(p: float) -> str:
+    """A p-value to three decimals, <0.001 below that."""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def when(moment: datetime | None) -> str:
+    """A moment in UTC, e.g. Mar 4, 2026 09:30 UTC; a dash for none."""
     return moment.astimezone(UTC).strftime("%b %-d, %Y %H:%M UTC") if moment else "—"
 
 
 def day_label(day: date) -> str:
+    """A chart's day label, e.g. Mar 4."""
     return day.strftime("%b %-d")
 
 
 def duration(days: float) -> str:
+    """A running time: whole hours under a day, else days to one decimal."""
     if days < 1:
         hours = max(round(days * 24), 0)
         return f"{hours} hour{'' if hours == 1 else 's'}"

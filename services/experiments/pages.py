@@ -63,6 +63,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response[str]:
 
 @get("/static/dashboard.css", sync_to_thread=False)
 def stylesheet() -> Response[bytes]:
+    """The dashboard's stylesheet (shared tokens, then its own rules); public, cached a day."""
     return Response(
         _CSS,
         media_type="text/css",
@@ -72,6 +73,10 @@ def stylesheet() -> Response[bytes]:
 
 @get("/")
 async def experiment_list(request: Req) -> Response[Any]:
+    """The project's experiments, each with its headline, exposures and health.
+
+    Session cookie; without a valid one, 303 to the sign-in form.
+    """
     ctx = ctx_of(request)
     project_id = await SESSION.project(request, ctx)
     if project_id is None:

@@ -76,6 +76,9 @@ class Plan:
 
 
 def plan(chosen: list[MetricIn], analysis: AnalysisIn, scope: metrics.Scope) -> Plan:
+    """The columns, cross products and per-metric layout for ``chosen``: a ratio takes its
+    numerator and denominator, a CUPED metric its value and pre-period value, each pair with
+    a product; the fingerprint hashes all that defines the rows."""
     columns: list[metrics.Column] = []
     products: list[tuple[int, int]] = []
     layout: dict[str, Sums] = {}
@@ -110,6 +113,8 @@ def plan(chosen: list[MetricIn], analysis: AnalysisIn, scope: metrics.Scope) -> 
 
 @dataclass(frozen=True)
 class Refresh:
+    """What a refresh did: its mode, how many people it recomputed and how many it counts."""
+
     mode: str  # "full", "incremental" or "none"
     recomputed: int  # people recomputed
     rows: int  # people counted after the refresh

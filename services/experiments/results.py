@@ -32,6 +32,11 @@ RESULTS_TTL_S = 60.0
 
 
 async def results(ctx: Context, row: repo.ExperimentRow, *, refresh: bool = False) -> ResultsOut:
+    """The experiment's results: the stored ones while fresh, else computed now and stored.
+
+    Stored results are fresh for ``RESULTS_TTL_S``, and for good once the experiment is
+    stopped; ``refresh`` recomputes anyway. :class:`StateConflict` before launch.
+    """
     if row.status == "draft" or row.start_at is None:
         raise StateConflict(
             "the experiment has not been launched", [FieldError("status", row.status)]
@@ -51,6 +56,8 @@ async def results(ctx: Context, row: repo.ExperimentRow, *, refresh: bool = Fals
 
 
 async def compute(conn: repo.Conn, row: repo.ExperimentRow, now: datetime) -> ResultsOut:
+    """Compute the results over [start, min(end, now)]: refresh the per-person rows, test the
+    exposure split for a sample ratio mismatch, analyse each metric against control."""
     assert row.start_at is not None
     end = min(row.end_at or now, now)
     exp = msgspec.convert(
@@ -108,6 +115,7 @@ def _variants(
         return [], []
 
     def split(v: repo.FlagVersion) -> list[tuple[str, float]]:
+        """The version's variants with their rollout percentages, in flag order."""
         mv = (v.definition.get("filters") or {}).get("multivariate") or {}
         return [
             (str(x.get("key")), float(x.get("rollout_percentage") or 0))

@@ -28,6 +28,8 @@ CHARTED = ("conversion", "count", "sum", "mean", "funnel")  # one value column p
 
 @dataclass(frozen=True)
 class Daily:
+    """Per-day series of an experiment: the UTC days and, per variant, cumulative figures."""
+
     days: list[date]
     exposures: dict[str, list[float | None]]  # cumulative, per variant
     values: dict[str, list[float | None]]  # cumulative primary metric (None: not charted)

@@ -95,6 +95,7 @@ def _check_metric(m: MetricIn, path: str, *, top: bool) -> list[FieldError]:
 
 
 def out(row: repo.ExperimentRow) -> ExperimentOut:
+    """The API shape of a stored experiment."""
     return msgspec.convert(
         {f: getattr(row, f) for f in ExperimentOut.__struct_fields__}, ExperimentOut
     )
@@ -114,6 +115,7 @@ def _fields_of(exp: ExperimentIn) -> dict[str, Any]:
 
 
 async def create(ctx: Context, project_id: int, exp: ExperimentIn) -> ExperimentOut:
+    """Store a checked experiment as a draft; 400 when the flag key names no flag."""
     check(exp)
     async with ctx.pool.connection() as conn, conn.transaction():
         if await repo.select_latest_flag(conn, project_id, exp.feature_flag_key) is None:
@@ -128,6 +130,7 @@ async def create(ctx: Context, project_id: int, exp: ExperimentIn) -> Experiment
 
 
 async def get(ctx: Context, project_id: int, experiment_id: int) -> repo.ExperimentRow:
+    """The stored experiment; :class:`ExperimentNotFound` when not in the project."""
     async with ctx.pool.connection() as conn:
         row = await repo.select_one(conn, project_id, experiment_id)
     if row is None:
@@ -136,6 +139,7 @@ async def get(ctx: Context, project_id: int, experiment_id: int) -> repo.Experim
 
 
 async def list_all(ctx: Context, project_id: int) -> ExperimentList:
+    """Every experiment of the project, newest first."""
     async with ctx.pool.connection() as conn:
         rows = await repo.select_all(conn, project_id)
     return ExperimentList(results=[out(r) for r in rows])
@@ -144,6 +148,10 @@ async def list_all(ctx: Context, project_id: int) -> ExperimentList:
 async def update(
     ctx: Context, project_id: int, experiment_id: int, patch: ExperimentPatch
 ) -> ExperimentOut:
+    """Apply a patch to an experiment and check the merged whole; drops its stored results.
+
+    A launched experiment's flag and start are fixed (:class:`StateConflict`); its status stays.
+    """
     changes: dict[str, Any] = msgspec.to_builtins(patch)
     async with ctx.pool.connection() as conn, conn.transaction():
         row = await repo.select_one(conn, project_id, experiment_id, for_update=True)
@@ -172,6 +180,8 @@ async def update(
 
 
 async def launch(ctx: Context, project_id: int, experiment_id: int) -> ExperimentOut:
+    """Move a draft to running, starting now unless a start is set; its flag must exist, not be
+    archived and be multivariate with at least two variants (the first is control)."""
     async with ctx.pool.connection() as conn, conn.transaction():
         row = await repo.select_one(conn, project_id, experiment_id, for_update=True)
         if row is None:
@@ -203,6 +213,11 @@ async def launch(ctx: Context, project_id: int, experiment_id: int) -> Experimen
 
 
 async def stop(ctx: Context, project_id: int, experiment_id: int) -> ExperimentOut:
+    """Move a running experiment to stopped, ending now unless it ended earlier.
+
+    Its stored results are dropped: a stopped experiment's results are never recomputed, so
+    ones cached while it ran would be served for good.
+    """
     async with ctx.pool.connection() as conn, conn.transaction():
         row = await repo.select_one(conn, project_id, experiment_id, for_update=True)
         if row is None:

@@ -22,6 +22,7 @@ log = logging.getLogger("devflow.experiments")
 
 
 async def refresh_running(ctx: Context) -> None:
+    """Recompute the stale results of every running experiment, one at a time."""
     async with ctx.pool.connection() as conn:
         running = await repo.select_running(conn)
     for row in running:
@@ -32,5 +33,6 @@ async def refresh_running(ctx: Context) -> None:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
+    """The experiments service's periodic task: the results refresh."""
     interval_s = ctx.settings_of(ExperimentsConfig).refresh_interval_s
     return [Periodic(name="experiments.refresh", interval_s=interval_s, fn=refresh_running)]

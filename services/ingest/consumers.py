@@ -1,7 +1,7 @@
 """The events writer: a durable pull consumer on ``EVENTS`` that stores batches exactly once.
 
 Each fetched batch becomes one transaction: binary COPY into a staging table, drop what is already
-stored, apply the persons projection to the rest, ``INSERT … ON CONFLICT DO NOTHING`` into
+stored, apply the persons projection to the rest, insert (``ON CONFLICT DO NOTHING``) into
 ``events`` (and the rollup, natively). The bus acks the messages only after the commit.
 """
 

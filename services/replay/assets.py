@@ -17,6 +17,8 @@ CACHE_CONTROL = "public, max-age=604800"
 
 @dataclass(frozen=True)
 class Asset:
+    """A built file's bytes and its ETag (a quoted hash of them)."""
+
     body: bytes
     etag: str
 
@@ -28,6 +30,7 @@ class AssetCache:
         self._seen: dict[Path, tuple[tuple[int, int], Asset]] = {}
 
     def get(self, path: Path, hint: str) -> Asset:
+        """The file as it is now; :class:`AssetNotBuilt` (404) naming ``hint`` when missing."""
         try:
             stat = path.stat()
         except OSError:

@@ -120,6 +120,9 @@ class Summary:
 
 @dataclass
 class Chunk:
+    """A chunk as stored: its events as one zstd-compressed JSON array, and its summary; its id
+    is the smallest uuid of the snapshots it holds."""
+
     chunk_id: str
     window_id: str | None
     distinct_id: str
@@ -130,6 +133,8 @@ class Chunk:
 
 @dataclass
 class Rejected:
+    """A snapshot that can't become part of a chunk, with the reason; it goes to quarantine."""
+
     chunk_id: str
     distinct_id: str
     snapshot: Snapshot
@@ -138,6 +143,8 @@ class Rejected:
 
 @dataclass
 class Prepared:
+    """A message's chunks and rejected snapshots, ready to store."""
+
     chunks: list[Chunk] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 

@@ -49,5 +49,6 @@ class ReplayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"{PREFIX}FETCH_BATCH: must be 1 to 1000")
 
     def path(self, value: str) -> Path:
+        """A configured path; a relative one is taken from the repository root."""
         path = Path(value).expanduser()
         return path if path.is_absolute() else ROOT / path

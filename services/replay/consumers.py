@@ -32,11 +32,20 @@ DURABLE = "replay-recorder"
 
 
 class Recorder:
+    """The replay consumer's handler; compresses chunks at the configured zstd level."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.level = config_of(ctx).zstd_level
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
+        """Store one fetched batch in one transaction; the bus acks it after the commit.
+
+        The batch's sessions are locked first (sorted), so writers of a session queue and each
+        metadata refresh sees the chunks committed before it; snapshot uuids are claimed next,
+        so a redelivered snapshot is dropped and each is stored once. An undecodable message
+        is poison.
+        """
         batches: list[replay.SnapshotBatch] = []
         for msg in msgs:
             try:
@@ -98,6 +107,7 @@ class Recorder:
 
 
 def consumers(ctx: Context) -> list[ConsumerSpec]:
+    """The durable consumer that stores recordings from the ``REPLAY`` stream."""
     recorder = Recorder(ctx)
     return [
         ConsumerSpec(

@@ -6,16 +6,25 @@ from services.core.errors import DomainError, NotFound
 
 
 class InvalidQuery(DomainError):
+    """A filter, limit, cursor or session id that is not valid (400)."""
+
     title = "Invalid query"
 
 
 class InvalidSettings(DomainError):
+    """Replay settings out of range or unreadable (400)."""
+
     title = "Invalid replay settings"
 
 
 class ReplayNotFound(NotFound):
+    """No recording with this session id in the project, or no project with a remote config's
+    token (404)."""
+
     title = "Recording not found"
 
 
 class AssetNotBuilt(NotFound):
+    """A static file that is unknown, or not built or installed yet (404)."""
+
     title = "Not built"

@@ -87,6 +87,7 @@ def duration(ms: int) -> str:
 
 
 def when(moment: datetime) -> str:
+    """A moment in UTC to the second, e.g. Mar 4, 09:30:12 UTC."""
     return moment.astimezone(UTC).strftime("%b %-d, %H:%M:%S UTC")
 
 
@@ -104,6 +105,8 @@ def _page(template: str, status: int = 200, csp: str = _STRICT, **context: Any) 
 
 @get("/static/{name:str}")
 async def static_file(request: Req, name: str) -> Response[bytes]:
+    """The pages' stylesheet and script, and rrweb-player's files; public, cached a day; 404
+    for an unknown name or rrweb-player not installed."""
     if name in _OWN:
         body = _OWN[name]
     elif name in _PLAYER_FILES:
@@ -124,6 +127,10 @@ _FILTERS = ("distinct_id", "url_contains", "date_from", "date_to", "min_duration
 
 @get("/")
 async def replay_list(request: Req) -> Response[Any]:
+    """The recordings list with the form's filters, 50 a page; a bad filter is shown on the page.
+
+    Session cookie; without a valid one, 303 to the sign-in form.
+    """
     ctx = ctx_of(request)
     project_id = await SESSION.project(request, ctx)
     if project_id is None:
@@ -171,6 +178,11 @@ def _day_end(value: str | None) -> str | None:
 
 @get("/{session_id:str}")
 async def player(request: Req, session_id: str) -> Response[Any]:
+    """One recording in rrweb-player beside its events timeline.
+
+    Session cookie, else 303 to the sign-in form; the not-found page (404) for an unknown or
+    invalid session id.
+    """
     ctx = ctx_of(request)
     project_id = await SESSION.project(request, ctx)
     if project_id is None:
@@ -194,6 +206,10 @@ async def _signed_in(request: Req) -> int:
 
 @get("/data/{session_id:str}/snapshots")
 async def page_snapshots(request: Req, session_id: str) -> Stream:
+    """The player's recording, every window, streamed as the API's ``…/snapshots`` is.
+
+    Session cookie (401); 400 invalid session id, 404 unknown.
+    """
     project_id = await _signed_in(request)
     body = await playback.stream(ctx_of(request), project_id, session_id, None)
     return Stream(body, media_type="application/json", headers={"Cache-Control": "no-store"})
@@ -203,6 +219,10 @@ async def page_snapshots(request: Req, session_id: str) -> Stream:
 async def page_events(
     request: Req, session_id: str, limit: int = Parameter(default=1000)
 ) -> SessionEvents:
+    """The player's events timeline, as the API's ``…/events``.
+
+    Session cookie (401); 400 limit outside 1 to 5000 or invalid session id, 404 unknown.
+    """
     project_id = await _signed_in(request)
     return await service.session_events(ctx_of(request), project_id, session_id, limit)
 

@@ -25,6 +25,8 @@ MAX_TOKEN_CHARS = 200
 
 
 def config_for(token: str) -> dict[str, Any]:
+    """posthog-js's remote config for a project token: recordings to ``/s/`` with console logs,
+    events to ``/i/v0/e/``, feature flags; no surveys, heatmaps or performance capture."""
     return {
         "token": token,
         "supportedCompression": ["gzip", "gzip-js"],
@@ -62,12 +64,16 @@ async def _known(request: Req, token: str) -> dict[str, Any]:
 
 @get("/array/{token:str}/config")
 async def config_json(request: Req, token: str) -> Response[bytes]:
+    """The remote config as JSON; public (the token names the project), cached 5 minutes;
+    404 unknown token."""
     body = msgspec.json.encode(await _known(request, token))
     return Response(body, media_type="application/json", headers={"Cache-Control": CACHE_CONTROL})
 
 
 @get("/array/{token:str}/config.js")
 async def config_script(request: Req, token: str) -> Response[bytes]:
+    """The remote config as a script setting ``window._POSTHOG_REMOTE_CONFIG[token]``; public,
+    cached 5 minutes; 404 unknown token."""
     config = msgspec.json.encode(await _known(request, token))
     # JSON is a JavaScript expression; "</" can't close a script element from inside it.
     literal = config.replace(b"</", b"<\\/")

@@ -109,6 +109,7 @@ ON CONFLICT (project_id, session_id) DO UPDATE SET
 
 
 async def lock_sessions(conn: Conn, keys: list[tuple[int, str]]) -> None:
+    """Take each session's transaction-long advisory lock, in sorted order (no deadlocks)."""
     names = sorted({f"{project_id}:{session_id}" for project_id, session_id in keys})
     await conn.execute(LOCK_SESSIONS, (names,))
 
@@ -126,6 +127,7 @@ async def claim_snapshots(
 
 
 async def insert_chunks(conn: Conn, project_id: int, session_id: str, chunks: list[Chunk]) -> None:
+    """Store the session's chunks; one already stored (same chunk id) is left as it is."""
     rows = []
     for c in chunks:
         s = c.summary
@@ -145,6 +147,7 @@ async def insert_chunks(conn: Conn, project_id: int, session_id: str, chunks: li
 async def insert_quarantine(
     conn: Conn, project_id: int, rejected: list[tuple[Rejected, bytes]]
 ) -> None:
+    """Store rejected snapshots with their reason; ones already stored are left as they are."""
     rows = [
         (
             project_id,
@@ -163,6 +166,7 @@ async def insert_quarantine(
 
 
 async def refresh_session(conn: Conn, project_id: int, session_id: str) -> None:
+    """Recompute the session's metadata row from its chunks and quarantined snapshots."""
     await conn.execute(REFRESH_SESSION, {"project_id": project_id, "session_id": session_id})
 
 
@@ -313,21 +317,26 @@ class ChunkRow(msgspec.Struct, frozen=True, array_like=True):
 async def select_compactable(
     conn: Conn, quiet_s: float, target: int, limit: int
 ) -> list[tuple[int, str]]:
+    """Up to ``limit`` quiet sessions with two neighbouring chunks of a window within ``target``."""
     params = {"quiet_s": quiet_s, "target": target, "limit": limit}
     rows = await (await conn.execute(SELECT_COMPACTABLE, params)).fetchall()
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
 async def select_chunk_rows(conn: Conn, project_id: int, session_id: str) -> list[ChunkRow]:
+    """The session's chunk summaries, by window, then time."""
     rows = await (await conn.execute(SELECT_CHUNK_ROWS, (project_id, session_id))).fetchall()
     return [ChunkRow(*r) for r in rows]
 
 
 async def delete_chunks(conn: Conn, project_id: int, session_id: str, ids: list[str]) -> None:
+    """Drop the session's chunks with these ids."""
     await conn.execute(DELETE_CHUNKS, (project_id, session_id, ids))
 
 
 class ChunkRef(msgspec.Struct, frozen=True, array_like=True):
+    """A stored chunk's id and the span of its events (ms)."""
+
     chunk_id: str
     first_ms: int
     last_ms: int
@@ -338,11 +347,13 @@ def _session(row: tuple[Any, ...]) -> ReplayOut:
 
 
 async def select_session(conn: Conn, project_id: int, session_id: str) -> ReplayOut | None:
+    """The session's metadata with its person; None when it is not recorded."""
     row = await (await conn.execute(SELECT_SESSION, (project_id, session_id))).fetchone()
     return _session(row) if row else None
 
 
 async def select_sessions(conn: Conn, params: dict[str, Any]) -> list[ReplayOut]:
+    """The sessions the list's filters and cursor select, newest first."""
     rows = await (await conn.execute(SELECT_SESSIONS, params)).fetchall()
     return [_session(r) for r in rows]
 
@@ -350,6 +361,7 @@ async def select_sessions(conn: Conn, params: dict[str, Any]) -> list[ReplayOut]
 async def select_chunks(
     conn: Conn, project_id: int, session_id: str, window_id: str | None
 ) -> list[ChunkRef]:
+    """The session's chunks (of one window when given), in time order."""
     params = {"project_id": project_id, "session_id": session_id, "window_id": window_id}
     rows = await (await conn.execute(SELECT_CHUNKS, params)).fetchall()
     return [ChunkRef(*r) for r in rows]
@@ -358,6 +370,7 @@ async def select_chunks(
 async def select_chunk_data(
     conn: Conn, project_id: int, session_id: str, chunk_id: str
 ) -> bytes | None:
+    """A chunk's stored (compressed) data; None when it is gone."""
     row = await (
         await conn.execute(SELECT_CHUNK_DATA, (project_id, session_id, chunk_id))
     ).fetchone()
@@ -365,6 +378,7 @@ async def select_chunk_data(
 
 
 async def delete_session(conn: Conn, project_id: int, session_id: str) -> bool:
+    """Drop the session and all stored for it; whether it existed."""
     params = {"project_id": project_id, "session_id": session_id}
     return (await (await conn.execute(DELETE_SESSION, params)).fetchone()) is not None
 
@@ -372,6 +386,7 @@ async def delete_session(conn: Conn, project_id: int, session_id: str) -> bool:
 async def select_session_events(
     conn: Conn, project_id: int, session_id: str, start: datetime, end: datetime, limit: int
 ) -> list[SessionEvent]:
+    """The analytics events with this ``$session_id`` within a day of [start, end]."""
     params = {
         "project_id": project_id,
         "session_id": session_id,
@@ -384,14 +399,17 @@ async def select_session_events(
 
 
 async def select_retention(conn: Conn, project_id: int) -> int | None:
+    """The project's retention in days; None when it set none."""
     row = await (await conn.execute(SELECT_SETTINGS, (project_id,))).fetchone()
     return int(row[0]) if row else None
 
 
 async def upsert_retention(conn: Conn, project_id: int, days: int) -> None:
+    """Set the project's retention in days."""
     await conn.execute(UPSERT_SETTINGS, (project_id, days))
 
 
 async def delete_expired(conn: Conn, default_days: int, batch: int) -> int:
+    """Drop up to ``batch`` sessions past their project's retention (else the default); how many."""
     cur = await conn.execute(DELETE_EXPIRED, {"default": default_days, "batch": batch})
     return len(await cur.fetchall())

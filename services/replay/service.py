@@ -32,6 +32,8 @@ def config_of(ctx: Context) -> ReplayConfig:
 
 @dataclass(frozen=True)
 class CaptureResult:
+    """How many snapshots a capture request accepted, and the errors of the events it refused."""
+
     accepted: int
     errors: list[FieldError]
 
@@ -89,6 +91,7 @@ def _time(name: str, value: str | None) -> datetime | None:
 
 
 def session_id_param(session_id: str) -> str:
+    """The session id, checked; :class:`InvalidQuery` says what is wrong with it."""
     reason = recordings.session_id_problem(session_id)
     if reason:
         raise InvalidQuery("the session id is not valid", [FieldError("session_id", reason)])
@@ -97,6 +100,9 @@ def session_id_param(session_id: str) -> str:
 
 @dataclass(frozen=True)
 class ListQuery:
+    """The recordings list's filters, page size and cursor as given; checked by
+    :func:`list_replays`."""
+
     distinct_id: str | None = None
     person_id: str | None = None
     date_from: str | None = None
@@ -109,6 +115,8 @@ class ListQuery:
 
 
 async def list_replays(ctx: Context, project_id: int, q: ListQuery) -> ReplayList:
+    """A page of the project's recordings, newest first, with the next page's cursor;
+    :class:`InvalidQuery` for a bad filter, limit or cursor."""
     if not 1 <= q.limit <= MAX_PAGE:
         raise InvalidQuery(
             f"limit must be between 1 and {MAX_PAGE}",
@@ -148,6 +156,7 @@ async def list_replays(ctx: Context, project_id: int, q: ListQuery) -> ReplayLis
 
 
 async def get_replay(ctx: Context, project_id: int, session_id: str) -> ReplayOut:
+    """A recording's metadata; :class:`InvalidQuery` for a bad id, :class:`ReplayNotFound`."""
     session_id_param(session_id)
     async with ctx.pool.connection() as conn:
         row = await repo.select_session(conn, project_id, session_id)
@@ -159,6 +168,11 @@ async def get_replay(ctx: Context, project_id: int, session_id: str) -> ReplayOu
 
 
 async def delete_replay(ctx: Context, project_id: int, session_id: str) -> None:
+    """Delete a recording and all stored for it; :class:`ReplayNotFound` when there is none.
+
+    Under the session's lock, which the consumer takes too: a batch in flight for the session
+    is stored wholly before the delete or wholly after it, never interleaved.
+    """
     session_id_param(session_id)
     async with ctx.pool.connection() as conn, conn.transaction():
         await repo.lock_sessions(conn, [(project_id, session_id)])
@@ -172,6 +186,8 @@ async def delete_replay(ctx: Context, project_id: int, session_id: str) -> None:
 async def session_events(
     ctx: Context, project_id: int, session_id: str, limit: int
 ) -> SessionEvents:
+    """The session's analytics events in time order, at most ``limit`` (``truncated`` if more);
+    :class:`InvalidQuery` for a bad limit or id, :class:`ReplayNotFound`."""
     if not 1 <= limit <= MAX_EVENTS:
         raise InvalidQuery(
             f"limit must be between 1 and {MAX_EVENTS}",
@@ -186,12 +202,14 @@ async def session_events(
 
 
 async def get_settings(ctx: Context, project_id: int) -> ReplaySettings:
+    """The project's settings; the configured default retention when it set none."""
     async with ctx.pool.connection() as conn:
         days = await repo.select_retention(conn, project_id)
     return ReplaySettings(retention_days=days or config_of(ctx).retention_days)
 
 
 async def put_settings(ctx: Context, project_id: int, settings: ReplaySettings) -> ReplaySettings:
+    """Store the project's retention; :class:`InvalidSettings` outside 1 to 3650 days."""
     if not 1 <= settings.retention_days <= 3650:
         raise InvalidSettings(
             "retention_days must be between 1 and 3650",

@@ -42,6 +42,7 @@ async def _compaction(ctx: Context) -> None:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
+    """The replay service's periodic tasks: retention and compaction."""
     return [
         Periodic(
             name="replay.retention",

@@ -41,9 +41,16 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     wait_for(ready, 60)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> int:
+    proc.send_signal(sig)  # SIGINT is what Ctrl-C sends
     return proc.wait(timeout=60)
+
+
+def _leftovers(data_dir: Path) -> str:
+    found = subprocess.run(
+        ["pgrep", "-f", str(data_dir)], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip()
 
 
 def test_up_prints_keys_survives_ctrl_c_and_keeps_data(tmp_path: Path) -> None:
@@ -96,7 +103,19 @@ def test_up_prints_keys_survives_ctrl_c_and_keeps_data(tmp_path: Path) -> None:
         assert log.read_text().count("created the default project") == 1
     finally:
         assert _stop(proc) == 0
-    leftovers = subprocess.run(
-        ["pgrep", "-f", str(data_dir)], capture_output=True, text=True, check=False
-    )
-    assert leftovers.stdout.strip() == "", "embedded servers still running after Ctrl-C"
+    assert _leftovers(data_dir) == "", "embedded servers still running after Ctrl-C"
+
+
+def test_sigterm_stops_up_and_the_servers_it_started(tmp_path: Path) -> None:
+    # What Docker, systemd and Kubernetes send: the same clean stop as Ctrl-C.
+    data_dir, port = tmp_path / "data", free_port()
+    log = tmp_path / "up.log"
+    proc = _up(data_dir, port, log)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc, log)
+        assert _leftovers(data_dir) != ""  # the embedded servers run under the data directory
+    finally:
+        assert _stop(proc, signal.SIGTERM) == 0, log.read_text()
+    assert "stopped" in log.read_text()
+    assert not (data_dir / "runtime.json").exists()
+    assert _leftovers(data_dir) == "", "embedded servers still running after SIGTERM"

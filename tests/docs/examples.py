@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# The documents whose examples run. docs/architecture.md is left out until its rewrite (its one
-# Python block is a schematic of a Service, not a program).
+# The documents whose examples run.
 DOCUMENTS = [
     ROOT / "README.md",
     ROOT / "sdk" / "python" / "README.md",
-    *(p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "architecture.md"),
+    *sorted((ROOT / "docs").glob("*.md")),
 ]
 LANGUAGES = ("sh", "python")
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class ExperimentRow(msgspec.Struct, frozen=True):
+    """A stored experiment; metrics, analysis and exposure as their JSON."""
+
     id: int
     project_id: int
     name: str
@@ -31,6 +33,8 @@ class ExperimentRow(msgspec.Struct, frozen=True):
 
 
 class FlagVersion(msgspec.Struct, frozen=True):
+    """One version of a flag's definition, as the flags service announced it."""
+
     flag_id: int
     version: int
     definition: dict[str, Any]
@@ -97,24 +101,28 @@ def _values(project_id: int, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def insert(conn: Conn, project_id: int, fields: dict[str, Any]) -> int:
+    """Store a new draft experiment; its id."""
     row = await (await conn.execute(INSERT, _values(project_id, fields))).fetchone()
     assert row is not None
     return int(row[0])
 
 
 async def update(conn: Conn, project_id: int, experiment_id: int, fields: dict[str, Any]) -> None:
+    """Overwrite the experiment's fields and status; stamps ``updated_at``."""
     await conn.execute(UPDATE, {**_values(project_id, fields), "id": experiment_id})
 
 
 async def select_one(
     conn: Conn, project_id: int, experiment_id: int, *, for_update: bool = False
 ) -> ExperimentRow | None:
+    """The project's experiment, row-locked with ``for_update``; None when not there."""
     query = SELECT_ONE_FOR_UPDATE if for_update else SELECT_ONE
     row = await (await conn.execute(query, (project_id, experiment_id))).fetchone()
     return ExperimentRow(*row) if row else None
 
 
 async def select_all(conn: Conn, project_id: int) -> list[ExperimentRow]:
+    """The project's experiments, newest first."""
     cur = await conn.execute(SELECT_ALL, (project_id,))
     return [ExperimentRow(*r) for r in await cur.fetchall()]
 
@@ -134,6 +142,7 @@ async def insert_flag_version(
     definition: dict[str, Any],
     changed_at: datetime,
 ) -> None:
+    """Store one version of a flag; a version already stored is left as it is."""
     await conn.execute(
         INSERT_FLAG_VERSION, (project_id, flag_id, key, version, Jsonb(definition), changed_at)
     )
@@ -142,17 +151,21 @@ async def insert_flag_version(
 async def select_flag_versions(
     conn: Conn, project_id: int, key: str, start: datetime, end: datetime
 ) -> list[FlagVersion]:
+    """The versions of the flag in force at some moment of [start, end], oldest first: the
+    one in force at ``start``, then each later one."""
     params = {"project_id": project_id, "key": key, "start": start, "end": end}
     cur = await conn.execute(SELECT_FLAG_VERSIONS, params)
     return [FlagVersion(*r) for r in await cur.fetchall()]
 
 
 async def select_latest_flag(conn: Conn, project_id: int, key: str) -> FlagVersion | None:
+    """The flag's latest known version, archived or not; None when never seen."""
     row = await (await conn.execute(SELECT_LATEST_FLAG, (project_id, key))).fetchone()
     return FlagVersion(*row) if row else None
 
 
 async def select_results(conn: Conn, experiment_id: int) -> tuple[datetime, dict[str, Any]] | None:
+    """The stored results and when they were computed; None when there are none."""
     row = await (await conn.execute(SELECT_RESULTS, (experiment_id,))).fetchone()
     return (row[0], row[1]) if row else None
 
@@ -160,8 +173,10 @@ async def select_results(conn: Conn, experiment_id: int) -> tuple[datetime, dict
 async def upsert_results(
     conn: Conn, experiment_id: int, computed_at: datetime, body: dict[str, Any]
 ) -> None:
+    """Store the experiment's results, replacing any stored before."""
     await conn.execute(UPSERT_RESULTS, (experiment_id, computed_at, Jsonb(body)))
 
 
 async def delete_results(conn: Conn, experiment_id: int) -> None:
+    """Drop the experiment's stored results."""
     await conn.execute(DELETE_RESULTS, (experiment_id,))

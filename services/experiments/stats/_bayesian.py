@@ -13,11 +13,16 @@ if TYPE_CHECKING:
 
 
 class Posterior(msgspec.Struct, frozen=True):
+    """The normal posterior of the effect: its mean and standard deviation."""
+
     mean: float
     stddev: float
 
 
 class BayesianOutcome(msgspec.Struct, frozen=True):
+    """A posterior summarised: credible interval, chance that the treatment is better, and
+    risk as (expected loss of shipping control, of shipping treatment)."""
+
     mean: float
     stddev: float
     interval: tuple[float, float]

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class FrequentistOutcome(msgspec.Struct, frozen=True):
+    """A confidence interval of the effect and the p-value of "no effect"."""
+
     interval: tuple[float, float]
     p_value: float
 

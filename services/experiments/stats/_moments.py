@@ -67,6 +67,7 @@ def _covariance(n: int, sum_product: float, x: _Moment, y: _Moment) -> float:
 
 
 def sample_arm(stats: SampleStats, binomial: bool) -> Arm:
+    """The arm's observed mean and per-unit variance; ``empty`` without units."""
     m = moment(stats.n, stats.sum, stats.sum_squares, binomial)
     return Arm(stats.n, m.mean, m.mean, m.variance, stats.sum, empty=stats.n == 0)
 

@@ -130,6 +130,7 @@ class Analysis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def alpha(self) -> float:
+        """The significance level, 1 - confidence."""
         return 1.0 - self.confidence
 
 
