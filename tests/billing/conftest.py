@@ -36,11 +36,12 @@ def billing_key() -> str:
 
 @pytest.fixture(scope="session")
 def billing_server(stack: Stack, stripe_fake: StripeFake, billing_key: str) -> Server:
-    """A process serving ingest, flags and billing on the suite's database and NATS, calling
-    the Stripe fake."""
+    """A process serving billing on the suite's database and NATS, calling the Stripe fake.
+    Events are captured, and flags made and evaluated, by the suite's shared server: its
+    consumers stay the only ones of ingest and flags, so other tests' counts stay theirs."""
     return stack.serve(
         name="billing-api",
-        services=("ingest", "flags", "billing"),
+        services=("billing",),
         DEVFLOW_BILLING_ENCRYPTION_KEY=billing_key,
         DEVFLOW_STRIPE_API_BASE=stripe_fake.url,
         # The tests run the metering job themselves.

@@ -27,12 +27,13 @@ def flags_of(http: httpx.Client, project: Any, distinct_id: str) -> dict[str, An
 
 
 def test_a_plan_change_flips_a_flag_and_late_events_change_nothing(
-    bhttp: httpx.Client, billing_project: Any
+    http: httpx.Client, bhttp: httpx.Client, billing_project: Any
 ) -> None:
+    """Webhooks go to the billing server, flags are made and evaluated on the shared one."""
     project, token = billing_project, billing_project.token
-    create(bhttp, project, property_flag("pro-only", "$plan", "pro"))
-    create(bhttp, project, property_flag("past-due", "$plan_status", "past_due"))
-    create(bhttp, project, property_flag("big-spender", "$mrr", 50, operator="gt"))
+    create(http, project, property_flag("pro-only", "$plan", "pro"))
+    create(http, project, property_flag("past-due", "$plan_status", "past_due"))
+    create(http, project, property_flag("big-spender", "$mrr", 50, operator="gt"))
     distinct_id, cid, sid = uid("user"), uid("cus"), uid("sub")
     free, pro = price("price_free", "free", 0), price("price_pro", "pro", 2900)
     t0 = int(time.time()) - 1000
@@ -43,14 +44,14 @@ def test_a_plan_change_flips_a_flag_and_late_events_change_nothing(
         assert deliver(bhttp, token, evt).status_code == 200
     wait_for(
         lambda: (
-            flags_of(bhttp, project, distinct_id)
+            flags_of(http, project, distinct_id)
             == {"pro-only": False, "past-due": False, "big-spender": False}
         )
     )
 
     upgrade = event("customer.subscription.updated", subscription(sid, cid, [pro]), t0 + 10)
     assert deliver(bhttp, token, upgrade).status_code == 200
-    wait_for(lambda: flags_of(bhttp, project, distinct_id)["pro-only"])
+    wait_for(lambda: flags_of(http, project, distinct_id)["pro-only"])
 
     # The upgrade again (a redelivery) and an older state delivered late, then a newer change
     # that shows once everything before it was applied.
@@ -63,20 +64,22 @@ def test_a_plan_change_flips_a_flag_and_late_events_change_nothing(
         "customer.subscription.updated", subscription(sid, cid, [pro], quantity=2), t0 + 20
     )
     assert deliver(bhttp, token, seats).status_code == 200
-    wait_for(lambda: flags_of(bhttp, project, distinct_id)["big-spender"])
-    assert flags_of(bhttp, project, distinct_id) == {
+    wait_for(lambda: flags_of(http, project, distinct_id)["big-spender"])
+    assert flags_of(http, project, distinct_id) == {
         "pro-only": True,
         "past-due": False,
         "big-spender": True,
     }
     # Someone else is untouched.
-    assert flags_of(bhttp, project, uid("user"))["pro-only"] is False
+    assert flags_of(http, project, uid("user"))["pro-only"] is False
 
 
-def test_entitlements_are_a_list_property(bhttp: httpx.Client, billing_project: Any) -> None:
+def test_entitlements_are_a_list_property(
+    http: httpx.Client, bhttp: httpx.Client, billing_project: Any
+) -> None:
     project, token = billing_project, billing_project.token
-    create(bhttp, project, property_flag("sso", "$entitlements", "sso"))
-    create(bhttp, project, property_flag("no-sso", "$entitlements", "sso", operator="is_not"))
+    create(http, project, property_flag("sso", "$entitlements", "sso"))
+    create(http, project, property_flag("no-sso", "$entitlements", "sso", operator="is_not"))
     distinct_id, cid = uid("user"), uid("cus")
     t0 = int(time.time()) - 100
     assert (
@@ -86,11 +89,11 @@ def test_entitlements_are_a_list_property(bhttp: httpx.Client, billing_project: 
     summary = entitlement_summary(cid, ["audit_log", "sso"])
     evt = event("entitlements.active_entitlement_summary.updated", summary, t0 + 1)
     assert deliver(bhttp, token, evt).status_code == 200
-    wait_for(lambda: flags_of(bhttp, project, distinct_id) == {"sso": True, "no-sso": False})
+    wait_for(lambda: flags_of(http, project, distinct_id) == {"sso": True, "no-sso": False})
     fewer = event(
         "entitlements.active_entitlement_summary.updated",
         entitlement_summary(cid, ["audit_log"]),
         t0 + 2,
     )
     assert deliver(bhttp, token, fewer).status_code == 200
-    wait_for(lambda: flags_of(bhttp, project, distinct_id) == {"sso": False, "no-sso": True})
+    wait_for(lambda: flags_of(http, project, distinct_id) == {"sso": False, "no-sso": True})

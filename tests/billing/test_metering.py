@@ -25,7 +25,7 @@ def hour_start(hours_ago: int) -> datetime:
     return datetime.fromtimestamp((now // HOUR - hours_ago) * HOUR, UTC)
 
 
-def capture(
+def capture(  # through the shared server: its ingest stores the events
     http: httpx.Client,
     project: Any,
     stack: Stack,
@@ -106,7 +106,7 @@ def sent(fake: StripeFake, project: Any) -> dict[str, str]:
 
 
 def test_usage_is_reported_once_and_late_events_as_corrections(
-    stack: Stack, bhttp: httpx.Client, billing_project: Any, fake: StripeFake
+    stack: Stack, http: httpx.Client, bhttp: httpx.Client, billing_project: Any, fake: StripeFake
 ) -> None:
     project = billing_project
     link(bhttp, project, "cus_m1", "metered-user", stack)
@@ -121,7 +121,7 @@ def test_usage_is_reported_once_and_late_events_as_corrections(
     )
     w1, w2 = hour_start(3), hour_start(2)
     capture(
-        bhttp,
+        http,
         project,
         stack,
         [
@@ -146,7 +146,7 @@ def test_usage_is_reported_once_and_late_events_as_corrections(
     assert sent(fake, project) == first
     assert report(bhttp, project) == {"planned": 0, "reported": 0, "pending": 0, "failed": 0}
 
-    capture(bhttp, project, stack, [("api_call", "metered-user", w1 + timedelta(minutes=30), {})])
+    capture(http, project, stack, [("api_call", "metered-user", w1 + timedelta(minutes=30), {})])
     assert report(bhttp, project)["reported"] == 1
     assert sent(fake, project) == {
         **first,
@@ -160,12 +160,12 @@ def test_usage_is_reported_once_and_late_events_as_corrections(
 
 
 def test_a_refused_report_is_failed_and_visible(
-    stack: Stack, bhttp: httpx.Client, billing_project: Any, fake: StripeFake
+    stack: Stack, http: httpx.Client, bhttp: httpx.Client, billing_project: Any, fake: StripeFake
 ) -> None:
     project = billing_project
     link(bhttp, project, "cus_m2", "refused-user", stack)
     calls = meter(bhttp, project)
-    capture(bhttp, project, stack, [("api_call", "refused-user", hour_start(2), {})])
+    capture(http, project, stack, [("api_call", "refused-user", hour_start(2), {})])
     fake.fail_next(1, status=400)
     assert report(bhttp, project)["failed"] == 1
     usage = bhttp.get("/api/billing/meters", headers=admin(project)).json()["results"][0]["usage"]
@@ -176,6 +176,7 @@ def test_a_refused_report_is_failed_and_visible(
 
 def test_exactly_once_across_a_reporter_killed_mid_call(
     stack: Stack,
+    http: httpx.Client,
     bhttp: httpx.Client,
     billing_project: Any,
     fake: StripeFake,
@@ -186,7 +187,7 @@ def test_exactly_once_across_a_reporter_killed_mid_call(
     link(bhttp, project, "cus_m3", "killed-user", stack)
     meter(bhttp, project)
     capture(
-        bhttp,
+        http,
         project,
         stack,
         [("api_call", "killed-user", hour_start(h) + timedelta(minutes=1), {}) for h in (1, 2, 3)],

@@ -54,12 +54,14 @@ def test_customers_by_plan_and_status(bhttp: httpx.Client, billing_project: Any)
     assert bad.json()["errors"][0]["field"] == "limit"
 
 
-def test_one_customer_in_full(bhttp: httpx.Client, billing_project: Any) -> None:
+def test_one_customer_in_full(
+    http: httpx.Client, bhttp: httpx.Client, billing_project: Any
+) -> None:
     project = billing_project
     loaded(bhttp, project)
     # alice captures an event: the person exists in the persons projection.
     batch = [{"uuid": str(uuid.uuid4()), "event": "seen", "distinct_id": "alice"}]
-    assert bhttp.post("/batch", json={"api_key": project.token, "batch": batch}).status_code == 200
+    assert http.post("/batch", json={"api_key": project.token, "batch": batch}).status_code == 200
     detail = wait_for(
         lambda: (d := get(bhttp, project, "/api/billing/customers/cus_A"))["person_id"] and d
     )

@@ -46,11 +46,11 @@ def seed(fake: StripeFake) -> None:
 
 
 def test_sync_seeds_the_projection_and_flags(
-    stack: Stack, bhttp: httpx.Client, billing_project: Any, fake: StripeFake
+    stack: Stack, http: httpx.Client, bhttp: httpx.Client, billing_project: Any, fake: StripeFake
 ) -> None:
     seed(fake)
-    create(bhttp, billing_project, property_flag("pro-only", "$plan", "pro"))
-    create(bhttp, billing_project, property_flag("sso", "$entitlements", "sso"))
+    create(http, billing_project, property_flag("pro-only", "$plan", "pro"))
+    create(http, billing_project, property_flag("sso", "$entitlements", "sso"))
     fake.fail_next(1, status=429)  # backed off and retried
     progress = run_sync(bhttp, billing_project)
     assert progress[-1] == {
@@ -63,9 +63,9 @@ def test_sync_seeds_the_projection_and_flags(
     }
     assert [p["synced"] for p in progress if p.get("kind") == "customers"] == [100, 122]
     wait_for(
-        lambda: flags_of(bhttp, billing_project, "synced-alice") == {"pro-only": True, "sso": True}
+        lambda: flags_of(http, billing_project, "synced-alice") == {"pro-only": True, "sso": True}
     )
-    assert flags_of(bhttp, billing_project, "synced-bob") == {"pro-only": False, "sso": False}
+    assert flags_of(http, billing_project, "synced-bob") == {"pro-only": False, "sso": False}
 
     again = run_sync(bhttp, billing_project)
     assert [p["new"] for p in again if "new" in p] == [0] * (len(again) - 1)
