@@ -1,7 +1,8 @@
 """The SDK's public surface, pinned (``tests/sdk/public_api_snapshot.txt``).
 
 Every name in ``devflow_sdk.__all__`` and ``devflow_sdk.errors.__all__``, with the signature of
-every public function, method and property. A change here is a change to what users import:
+every public function, method and property, and the keys of the ``TypedDict`` s (the flag reads'
+keywords). A change here is a change to what users import:
 review the diff, then regenerate with
 ``DEVFLOW_UPDATE_API_SNAPSHOT=1 pytest tests/sdk/test_public_api.py``.
 (``devflow_sdk.flags``, the evaluation engine shared with the server, is not part of it.)
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,12 @@ def _signature(func: Any) -> str:
 
 def _members(qualname: str, cls: type) -> dict[str, str]:
     lines: dict[str, str] = {}
+    if typing.is_typeddict(cls):
+        # The keywords of the flag reads (``**context: Unpack[...]``): pinned key by key.
+        for key, ann in cls.__annotations__.items():
+            text = ann.__forward_arg__ if isinstance(ann, typing.ForwardRef) else _annotation(ann)
+            required = "" if key in cls.__optional_keys__ else "  [required]"
+            lines[key] = f"{qualname}[{key!r}]: {text}{required}"
     if issubclass(cls, msgspec.Struct):
         # Raw annotations: resolving them would need the TYPE_CHECKING-only imports.
         fields, defaults = cls.__struct_fields__, cls.__struct_defaults__

@@ -2,7 +2,8 @@
 
 ``Client`` (and ``AsyncClient``) capture events over PostHog's wire protocol and evaluate
 feature flags through a ``FlagsManager`` (``client.flags``; also usable alone), which answers
-with ``FlagDetails`` and reports definition changes as ``FlagsChange``.
+with ``FlagDetails`` and reports definition changes as ``FlagsChange``. Every flag read takes
+the keywords of ``FlagReadContext`` (``get_all_flags``: ``FlagContext``).
 ``devflow_sdk.flags`` is the flag evaluation engine, which the flags service imports as-is so
 that local and remote evaluation agree. Installable alone: ``pip install ./sdk/python``.
 
@@ -21,6 +22,7 @@ from devflow_sdk.errors import APIError, ConfigError, DevflowError, TransportErr
 if TYPE_CHECKING:
     from devflow_sdk._async_client import AsyncClient
     from devflow_sdk._client import DEFAULT_HOST, Client
+    from devflow_sdk._flag_context import FlagContext, FlagReadContext
     from devflow_sdk._flag_options import FlagOptions
     from devflow_sdk._flags_manager import FlagDetails, FlagsChange, FlagsManager
     from devflow_sdk._stats import Stats
@@ -32,8 +34,10 @@ __all__ = [
     "Client",
     "ConfigError",
     "DevflowError",
+    "FlagContext",
     "FlagDetails",
     "FlagOptions",
+    "FlagReadContext",
     "FlagsChange",
     "FlagsManager",
     "Stats",
@@ -45,8 +49,10 @@ _LAZY = {
     "AsyncClient": "devflow_sdk._async_client",
     "Client": "devflow_sdk._client",
     "DEFAULT_HOST": "devflow_sdk._client",
+    "FlagContext": "devflow_sdk._flag_context",
     "FlagDetails": "devflow_sdk._flags_manager",
     "FlagOptions": "devflow_sdk._flag_options",
+    "FlagReadContext": "devflow_sdk._flag_context",
     "FlagsChange": "devflow_sdk._flags_manager",
     "FlagsManager": "devflow_sdk._flags_manager",
     "Stats": "devflow_sdk._stats",

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from devflow_sdk._client import BaseClient
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from typing import Unpack
 
+    from devflow_sdk._flag_context import FlagContext, FlagReadContext
     from devflow_sdk._flags_manager import FlagDetails
     from devflow_sdk._queue import Marker
 
@@ -74,104 +75,35 @@ class AsyncClient(BaseClient):
         await self.shutdown()
 
     # -- feature flags: in a worker thread, since an undecidable flag asks the server ------------
+    # The keywords are FlagReads' (Client's), declared once in FlagReadContext / FlagContext.
 
     async def get_flag_details(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = True,
+        self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]
     ) -> FlagDetails:
         """The flag for ``distinct_id`` with how it was decided; see ``Client.get_flag_details``."""
-        return await asyncio.to_thread(
-            self._flags.get_flag_details,
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
+        return await asyncio.to_thread(self._flags.get_flag_details, key, distinct_id, **context)
 
     async def get_flag(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = True,
+        self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]
     ) -> bool | str | None:
         """The flag's value for ``distinct_id``: a variant, ``True``/``False``, or ``None``."""
-        return await asyncio.to_thread(
-            self._flags.get_flag,
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
+        return await asyncio.to_thread(self._flags.get_flag, key, distinct_id, **context)
 
     async def is_enabled(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = True,
+        self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]
     ) -> bool:
         """Whether the flag is on for ``distinct_id`` (``False`` without an answer)."""
-        return await asyncio.to_thread(
-            self._flags.is_enabled,
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
+        return await asyncio.to_thread(self._flags.is_enabled, key, distinct_id, **context)
 
     async def get_payload(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = False,
+        self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]
     ) -> Any:
-        """The payload of the variant ``distinct_id`` gets, decoded from JSON."""
-        return await asyncio.to_thread(
-            self._flags.get_payload,
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
+        """The payload of the variant ``distinct_id`` gets, decoded from JSON (sends no exposure
+        unless ``send_exposure=True``)."""
+        return await asyncio.to_thread(self._flags.get_payload, key, distinct_id, **context)
 
     async def get_all_flags(
-        self,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        self, distinct_id: str, **context: Unpack[FlagContext]
     ) -> dict[str, bool | str]:
         """Every flag with an answer for ``distinct_id`` (sends no exposures)."""
-        return await asyncio.to_thread(
-            self._flags.get_all_flags,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-        )
+        return await asyncio.to_thread(self._flags.get_all_flags, distinct_id, **context)

@@ -37,6 +37,9 @@ from devflow_sdk._http import DEFAULT_HOST, Transport
 from devflow_sdk.errors import ConfigError
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
+    from devflow_sdk._flag_context import FlagReadContext
     from devflow_sdk._flagsync.definitions import Definitions
 
 __all__ = ["FlagDetails", "FlagOptions", "FlagsChange", "FlagsManager"]
@@ -161,7 +164,9 @@ class FlagsManager:
         group_properties: GroupProperties | None = None,
         send_exposure: bool = True,
     ) -> FlagDetails:
-        """One flag with how it was decided; never raises (``error`` says what went wrong)."""
+        """One flag with how it was decided; never raises (``error`` says what went wrong).
+
+        Its keywords are ``FlagReadContext``'s, spelt out here where the defaults live."""
         distinct_id = str(distinct_id)
         try:
             details = self._evaluate(key, distinct_id, person_properties, groups, group_properties)
@@ -172,66 +177,24 @@ class FlagsManager:
             self._exposures.record(details, distinct_id, groups)
         return details
 
+    # The other reads take get_flag_details' keywords (FlagReadContext) and pass them through.
+
     def get_flag(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Properties | None = None,
-        groups: Properties | None = None,
-        group_properties: GroupProperties | None = None,
-        send_exposure: bool = True,
+        self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]
     ) -> bool | str | None:
         """The flag's value: its variant, else ``True``/``False``; ``None`` without an answer."""
-        return self.get_flag_details(
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        ).value
+        return self.get_flag_details(key, distinct_id, **context).value
 
-    def is_enabled(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Properties | None = None,
-        groups: Properties | None = None,
-        group_properties: GroupProperties | None = None,
-        send_exposure: bool = True,
-    ) -> bool:
+    def is_enabled(self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]) -> bool:
         """Whether the flag is on (any variant counts); ``False`` without an answer."""
-        return self.get_flag_details(
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        ).enabled
+        return self.get_flag_details(key, distinct_id, **context).enabled
 
-    def get_payload(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Properties | None = None,
-        groups: Properties | None = None,
-        group_properties: GroupProperties | None = None,
-        send_exposure: bool = False,
-    ) -> Any:
+    def get_payload(self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]) -> Any:
         """The matched variant's payload, decoded from JSON (the raw text if it isn't JSON);
-        ``None`` when the flag is off or has no payload."""
-        details = self.get_flag_details(
-            key,
-            distinct_id,
-            person_properties=person_properties,
-            groups=groups,
-            group_properties=group_properties,
-            send_exposure=send_exposure,
-        )
+        ``None`` when the flag is off or has no payload. Sends no exposure unless
+        ``send_exposure=True``."""
+        context.setdefault("send_exposure", False)  # reading a payload is not an exposure
+        details = self.get_flag_details(key, distinct_id, **context)
         if not details.enabled or details.payload is None:
             return None
         try:

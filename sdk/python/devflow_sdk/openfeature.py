@@ -45,10 +45,13 @@ from devflow_sdk._flagsync.details import (
 )
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from openfeature.evaluation_context import EvaluationContext
     from openfeature.flag_evaluation import FlagMetadata, FlagValueType
     from openfeature.track import TrackingEventDetails
 
+    from devflow_sdk._flag_context import FlagReadContext
     from devflow_sdk._flagsync.store import FlagsChange
 
 __all__ = ["DevFlowProvider", "FlagSource"]
@@ -76,14 +79,7 @@ class FlagSource(Protocol):
     def wait_ready(self, timeout: float | None = None) -> bool: ...
 
     def get_flag_details(
-        self,
-        key: str,
-        distinct_id: str,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        send_exposure: bool = True,
+        self, key: str, distinct_id: str, **context: Unpack[FlagReadContext]
     ) -> FlagDetails: ...
 
     def on_change(self, callback: Callable[[FlagsChange], None]) -> Callable[[], None]: ...

@@ -81,6 +81,12 @@ class BrokenDefinition(Exception):
 
 Value = bool | str
 GroupsContext = tuple[Mapping[Any, Any], Mapping[Any, Any]]  # (groups, group_properties)
+# A compiled flag's ``match``: (subject, props, bucketing, context, groups) -> (value, deciding
+# condition, reason); it raises when local evaluation cannot decide.
+Match = Callable[
+    [object, Mapping[Any, Any], object, "Context", GroupsContext | None],
+    tuple[Value, int | None, str],
+]
 
 
 class DependencyFlag(Protocol):
@@ -93,15 +99,9 @@ class DependencyFlag(Protocol):
     aggregation: Any
     device_bucketing: bool
 
-    def match(
-        self,
-        subject: object,
-        props: Mapping[Any, Any],
-        bucketing: object,
-        ev: Context,
-        groups: GroupsContext | None,
-    ) -> tuple[Value, int | None, str]:
-        """(value, deciding condition, reason); raises when local evaluation cannot decide."""
+    @property
+    def match(self) -> Match:
+        """``CompiledFlag.match``, whose signature is the one place the parameters are named."""
         ...
 
 
