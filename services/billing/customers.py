@@ -8,16 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 
 from schemas.api import FieldError
-from schemas.billing import (
-    CustomerDetail,
-    CustomerList,
-    CustomerOut,
-    InvoiceOut,
-    MeterTotal,
-    StripeEventList,
-    StripeEventOut,
-    SubscriptionOut,
-)
+from schemas.billing import CustomerDetail, CustomerList, CustomerOut, StripeEventList
 from services.billing.errors import CustomerNotFound, InvalidQuery
 from services.billing.properties import CustomerState, billing_state
 from services.billing.repo import reads
@@ -88,9 +79,9 @@ async def get_customer(ctx: Context, project_id: int, customer_id: str) -> Custo
         customer=_customer(state),
         metadata=state.customer.metadata,
         person_id=person,
-        subscriptions=[SubscriptionOut(**msgspec.structs.asdict(s)) for s in subs],
-        invoices=[InvoiceOut(**msgspec.structs.asdict(i)) for i in invoices],
-        usage=[MeterTotal(**msgspec.structs.asdict(u)) for u in usage],
+        subscriptions=subs,
+        invoices=invoices,
+        usage=usage,
     )
 
 
@@ -105,7 +96,7 @@ async def list_events(
     more = len(rows) > limit
     rows = rows[:limit]
     return StripeEventList(
-        [StripeEventOut(**msgspec.structs.asdict(r)) for r in rows],
+        rows,
         cursors.encode(_Before(rows[-1].seq)) if more else None,
     )
 

@@ -7,10 +7,13 @@ import hashlib
 import hmac
 import itertools
 import json
+import subprocess
 import time
 from typing import Any
 
 import httpx
+
+from tests.support import DEVFLOW, ROOT
 
 WEBHOOK_SECRET = "whsec_test_billing_0123456789abcdef"
 _ids = itertools.count(1)
@@ -156,3 +159,16 @@ def deliver(
 
 def admin(project: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {project.secret_key}"}
+
+
+def devflow(stack: Any, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a ``devflow`` command against the stack's database and NATS; its output as text."""
+    return subprocess.run(
+        [*DEVFLOW, *args],
+        env=stack.env(**env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.billing.factories import admin, customer, deliver, event
+from tests.billing.factories import admin, customer, deliver, devflow, event
 from tests.billing.stripe_fake import StripeFake
 from tests.support import DEVFLOW, ROOT, Stack, wait_for
 
@@ -192,13 +192,18 @@ def test_exactly_once_across_a_reporter_killed_mid_call(
         stack,
         [("api_call", "killed-user", hour_start(h) + timedelta(minutes=1), {}) for h in (1, 2, 3)],
     )
-    env = stack.env(
-        DEVFLOW_BILLING_ENCRYPTION_KEY=billing_key, DEVFLOW_STRIPE_API_BASE=stripe_fake.url
-    )
-    command = [*DEVFLOW, "billing", "report-usage", "--project", str(project.id)]
+    env = {
+        "DEVFLOW_BILLING_ENCRYPTION_KEY": billing_key,
+        "DEVFLOW_STRIPE_API_BASE": stripe_fake.url,
+    }
+    command = ("billing", "report-usage", "--project", str(project.id))
     fake.hold()
     reporter = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*DEVFLOW, *command],
+        env=stack.env(**env),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: len(sent(fake, project)) == 1)  # Stripe has it; the answer is held
@@ -206,9 +211,7 @@ def test_exactly_once_across_a_reporter_killed_mid_call(
         reporter.wait(timeout=30)
     finally:
         fake.release()
-    again = subprocess.run(
-        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
+    again = devflow(stack, *command, **env)
     assert again.returncode == 0, again.stderr
     assert "3 sent" in again.stdout
     assert "0 new" in again.stdout

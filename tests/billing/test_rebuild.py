@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from services.billing.repo import projection as repo
-from tests.billing.factories import deliver
+from tests.billing.factories import deliver, devflow
 from tests.billing.history import history
 from tests.billing.test_projection import load, without_project
-from tests.support import DEVFLOW, ROOT, Stack, wait_for
+from tests.support import Stack, wait_for
 
 
 def snapshot(stack: Stack, project_id: int) -> dict[str, list[Any]]:
@@ -27,15 +27,7 @@ def snapshot(stack: Stack, project_id: int) -> dict[str, list[Any]]:
 
 
 def rebuild(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*DEVFLOW, "rebuild", "billing", *args],
-        env=stack.env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return devflow(stack, "rebuild", "billing", *args)
 
 
 @pytest.fixture

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from typing import Any
 
 import httpx
 import psycopg
 
 from services.billing.rebuild import rebuild
-from tests.billing.factories import admin, customer, price, subscription
+from tests.billing.factories import admin, customer, devflow, price, subscription
 from tests.billing.stripe_fake import StripeFake
 from tests.billing.test_flags import flags_of
 from tests.flags.factories import create, property_flag
-from tests.support import DEVFLOW, ROOT, Stack, wait_for
+from tests.support import Stack, wait_for
 
 
 def run_sync(http: httpx.Client, project: Any) -> list[dict[str, Any]]:
@@ -88,23 +87,8 @@ def test_the_cli_prints_progress(
     stack: Stack, billing_server: Any, billing_project: Any, fake: StripeFake
 ) -> None:
     seed(fake)
-    done = subprocess.run(
-        [
-            *DEVFLOW,
-            "billing",
-            "sync",
-            "--url",
-            billing_server.url,
-            "--project",
-            str(billing_project.id),
-        ],
-        env=stack.env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    command = ("billing", "sync", "--url", billing_server.url, "--project", str(billing_project.id))
+    done = devflow(stack, *command)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["products", "1", "(1", "new)"]
@@ -113,22 +97,6 @@ def test_the_cli_prints_progress(
         " into project 'test'"
     )
     fake.fail_next(10, status=500)  # more than the library's retries
-    failed = subprocess.run(
-        [
-            *DEVFLOW,
-            "billing",
-            "sync",
-            "--url",
-            billing_server.url,
-            "--project",
-            str(billing_project.id),
-        ],
-        env=stack.env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    failed = devflow(stack, *command)
     assert failed.returncode == 2
     assert "sync stopped: APIError" in failed.stderr

@@ -3,52 +3,12 @@ the linked person (through ingest's read contract), the event log."""
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003 - msgspec resolves annotations at runtime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import msgspec
+from schemas.billing import InvoiceOut, MeterTotal, StripeEventOut, SubscriptionOut
 
 if TYPE_CHECKING:
     from services.billing.repo._conn import Conn
-
-
-class SubscriptionDetail(msgspec.Struct, frozen=True):
-    id: str
-    status: str
-    items: list[dict[str, Any]]
-    trial_start: int | None
-    trial_end: int | None
-    cancel_at_period_end: bool
-    current_period_start: int | None
-    current_period_end: int | None
-    created: int
-
-
-class InvoiceRow(msgspec.Struct, frozen=True):
-    id: str
-    subscription_id: str | None
-    status: str | None
-    paid: bool
-    payment_failed: bool
-    amount_due: int | None
-    amount_paid: int | None
-    currency: str | None
-
-
-class MeterTotalRow(msgspec.Struct, frozen=True):
-    meter_id: int
-    stripe_event_name: str
-    reported: float
-    pending: float
-
-
-class EventRow(msgspec.Struct, frozen=True):
-    seq: int
-    event_id: str
-    type: str
-    created: int
-    livemode: bool
-    received_at: datetime
 
 
 SELECT_CUSTOMER_IDS = """
@@ -91,19 +51,19 @@ async def customer_ids(conn: Conn, project_id: int, after: str, limit: int) -> l
     return [str(r[0]) for r in await cur.fetchall()]
 
 
-async def subscriptions(conn: Conn, project_id: int, customer_id: str) -> list[SubscriptionDetail]:
+async def subscriptions(conn: Conn, project_id: int, customer_id: str) -> list[SubscriptionOut]:
     cur = await conn.execute(SELECT_SUBSCRIPTIONS, (project_id, customer_id))
-    return [SubscriptionDetail(*r) for r in await cur.fetchall()]
+    return [SubscriptionOut(*r) for r in await cur.fetchall()]
 
 
-async def invoices(conn: Conn, project_id: int, customer_id: str) -> list[InvoiceRow]:
+async def invoices(conn: Conn, project_id: int, customer_id: str) -> list[InvoiceOut]:
     cur = await conn.execute(SELECT_INVOICES, (project_id, customer_id))
-    return [InvoiceRow(*r) for r in await cur.fetchall()]
+    return [InvoiceOut(*r) for r in await cur.fetchall()]
 
 
-async def usage(conn: Conn, project_id: int, customer_id: str) -> list[MeterTotalRow]:
+async def usage(conn: Conn, project_id: int, customer_id: str) -> list[MeterTotal]:
     cur = await conn.execute(SELECT_USAGE, (project_id, customer_id))
-    return [MeterTotalRow(*r) for r in await cur.fetchall()]
+    return [MeterTotal(*r) for r in await cur.fetchall()]
 
 
 async def person_of(conn: Conn, project_id: int, distinct_id: str) -> str | None:
@@ -113,7 +73,7 @@ async def person_of(conn: Conn, project_id: int, distinct_id: str) -> str | None
 
 async def events(
     conn: Conn, project_id: int, type_: str | None, before: int, limit: int
-) -> list[EventRow]:
+) -> list[StripeEventOut]:
     params = {"project_id": project_id, "type": type_, "before": before, "limit": limit}
     cur = await conn.execute(SELECT_EVENTS, params)
-    return [EventRow(*r) for r in await cur.fetchall()]
+    return [StripeEventOut(*r) for r in await cur.fetchall()]
