@@ -43,7 +43,9 @@ _lines = msgspec.json.Encoder()
 
 @post("/webhooks/stripe/{project_token:str}", status_code=200)
 async def stripe_webhook(request: Req, project_token: str) -> WebhookAck:
-    """A Stripe event for the project whose public token is in the path."""
+    """A Stripe event for the project whose public token is in the path, authenticated by its
+    Stripe-Signature (413 too large, 404 unknown token, 400 bad signature or event, 503 when the
+    webhook secret cannot be decrypted)."""
     body = await request.body()
     if len(body) > webhooks.MAX_BODY_BYTES:
         raise PayloadTooLarge(
@@ -56,6 +58,7 @@ async def stripe_webhook(request: Req, project_token: str) -> WebhookAck:
 
 @get("/api/billing/settings")
 async def get_settings(request: Req) -> BillingSettingsOut:
+    """The project's billing settings, secrets shown by prefix only (secret key; 401)."""
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     return await service.get_settings(ctx, project_id, await _token(ctx, project_id))
@@ -63,6 +66,8 @@ async def get_settings(request: Req) -> BillingSettingsOut:
 
 @put("/api/billing/settings")
 async def put_settings(request: Req) -> BillingSettingsOut:
+    """Update the project's billing settings, sealing the secrets (secret key; 401, 400 invalid,
+    413 too large, 503 when no encryption key can seal them)."""
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     settings = await read_json(
@@ -73,7 +78,8 @@ async def put_settings(request: Req) -> BillingSettingsOut:
 
 @post("/api/billing/sync", status_code=200)
 async def sync_from_stripe(request: Req) -> Stream:
-    """Backfill from Stripe; the answer streams progress as JSON lines, the last ``done``."""
+    """Backfill from Stripe; the answer streams progress as JSON lines, the last ``done``
+    (secret key; 401, 400 when the project has no Stripe secret key)."""
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     key = await service.stripe_secret_key(ctx, project_id)
@@ -84,6 +90,7 @@ async def sync_from_stripe(request: Req) -> Stream:
         )
 
     async def lines() -> AsyncIterator[bytes]:
+        """The backfill's progress as JSON lines; a Stripe error becomes the last line."""
         try:
             async for progress in sync.sync(ctx, project_id, key):
                 yield _lines.encode(progress) + b"\n"
@@ -97,6 +104,8 @@ async def sync_from_stripe(request: Req) -> Stream:
 
 @post("/api/billing/meters", status_code=201)
 async def create_meter(request: Req) -> MeterOut:
+    """Define a usage meter reported to a Stripe meter event (secret key; 401, 400 invalid,
+    413 too large)."""
     ctx = ctx_of(request)
     project_id = await require_secret_key(request, ctx)
     body = await read_json(request, MeterIn, limit=MAX_SETTINGS_BODY, error=InvalidSettings)
@@ -105,6 +114,7 @@ async def create_meter(request: Req) -> MeterOut:
 
 @get("/api/billing/meters")
 async def list_meters(request: Req) -> MeterList:
+    """The project's meters with their reports' usage (secret key; 401)."""
     ctx = ctx_of(request)
     return await meters.list_meters(ctx, await require_secret_key(request, ctx))
 

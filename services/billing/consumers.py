@@ -33,6 +33,8 @@ _decoder = msgspec.json.Decoder(StripeEventStored)
 
 
 async def project(ctx: Context, msgs: Sequence[Msg]) -> None:
+    """Apply a batch of stored-event messages to the projection, then publish the touched
+    customers' flag state; a message that is not a stored event is poison."""
     keys: list[tuple[int, str]] = []
     for msg in msgs:
         try:
@@ -56,7 +58,10 @@ async def project(ctx: Context, msgs: Sequence[Msg]) -> None:
 
 
 def consumers(ctx: Context) -> list[ConsumerSpec]:
+    """The projector's durable consumer of billing's Stripe subjects on the CONTROL stream."""
+
     async def handle(msgs: Sequence[Msg]) -> None:
+        """Project the batch with this process's context."""
         await project(ctx, msgs)
 
     return [

@@ -25,6 +25,8 @@ KEY_ENV = "DEVFLOW_BILLING_ENCRYPTION_KEY"
 
 
 class SecretBox:
+    """Seals and opens the projects' Stripe secrets with AES-256-GCM."""
+
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
 
@@ -40,6 +42,7 @@ class SecretBox:
         return cls(key)
 
     def seal(self, plaintext: str, context: str) -> bytes:
+        """``plaintext`` encrypted under a fresh nonce, bound to ``context`` (project and field)."""
         nonce = os.urandom(_NONCE)
         return _VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode(), context.encode())
 
@@ -55,6 +58,7 @@ class SecretBox:
 
 
 def new_key() -> str:
+    """A fresh random 32-byte key, URL-safe base64 encoded."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 

@@ -61,6 +61,7 @@ async def list_customers(
 
 
 async def get_customer(ctx: Context, project_id: int, customer_id: str) -> CustomerDetail:
+    """A customer's projection, person, subscriptions, invoices and usage; 404 if unknown."""
     async with ctx.pool.connection() as conn:
         state = await billing_state(conn, project_id, customer_id)
         if state is None:

@@ -39,12 +39,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass
 class MeteringResult:
+    """Counts of a metering run's reports: planned, sent, still pending, failed."""
+
     planned: int = 0
     reported: int = 0
     pending: int = 0
     failed: int = 0
 
     def add(self, other: MeteringResult) -> None:
+        """Add ``other``'s counts to these."""
         self.planned += other.planned
         self.reported += other.reported
         self.pending += other.pending
@@ -52,6 +55,7 @@ class MeteringResult:
 
 
 def window_start(at: datetime, window_s: int) -> datetime:
+    """The start of the ``window_s``-second window (aligned to the epoch) holding ``at``."""
     return _EPOCH + timedelta(seconds=int((at - _EPOCH).total_seconds()) // window_s * window_s)
 
 

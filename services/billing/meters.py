@@ -20,6 +20,7 @@ MAX_TEXT = 100
 
 
 async def create_meter(ctx: Context, project_id: int, body: MeterIn) -> MeterOut:
+    """Validate and store a new meter of the project (InvalidSettings when it is invalid)."""
     _check(body)
     async with ctx.pool.connection() as conn, conn.transaction():
         row = await repo.insert_meter(
@@ -36,6 +37,7 @@ async def create_meter(ctx: Context, project_id: int, body: MeterIn) -> MeterOut
 
 
 async def list_meters(ctx: Context, project_id: int) -> MeterList:
+    """The project's meters, each with its reports' usage by status."""
     async with ctx.pool.connection() as conn:
         rows = await repo.select_meters(conn, project_id)
         usage = await repo.select_meter_usage(conn, project_id)

@@ -17,15 +17,20 @@ class Ref(msgspec.Struct, frozen=True):
 
 
 def ref_id(value: str | Ref | None) -> str | None:
+    """The id of a field Stripe sends either as an id or as an expanded object."""
     return value.id if isinstance(value, Ref) else value
 
 
 class Recurring(msgspec.Struct, frozen=True):
+    """A recurring price's billing interval, e.g. every 1 month."""
+
     interval: str
     interval_count: int = 1
 
 
 class Customer(msgspec.Struct, frozen=True, tag_field="object", tag="customer"):
+    """A Stripe customer (or its deletion stub)."""
+
     id: str
     email: str | None = None
     name: str | None = None
@@ -34,6 +39,8 @@ class Customer(msgspec.Struct, frozen=True, tag_field="object", tag="customer"):
 
 
 class Product(msgspec.Struct, frozen=True, tag_field="object", tag="product"):
+    """A Stripe product: the plan a price belongs to."""
+
     id: str
     name: str | None = None
     active: bool = True
@@ -41,6 +48,8 @@ class Product(msgspec.Struct, frozen=True, tag_field="object", tag="product"):
 
 
 class Price(msgspec.Struct, frozen=True, tag_field="object", tag="price"):
+    """A Stripe price; its lookup key (else its product) names the plan."""
+
     id: str
     product: str | Ref | None = None
     lookup_key: str | None = None
@@ -52,6 +61,8 @@ class Price(msgspec.Struct, frozen=True, tag_field="object", tag="price"):
 
 
 class SubscriptionItem(msgspec.Struct, frozen=True):
+    """One price on a subscription, with its period since API 2025-03-31."""
+
     id: str
     price: Price
     quantity: int | None = None
@@ -60,10 +71,14 @@ class SubscriptionItem(msgspec.Struct, frozen=True):
 
 
 class ItemList(msgspec.Struct, frozen=True):
+    """A subscription's ``items`` list object."""
+
     data: list[SubscriptionItem] = []
 
 
 class Subscription(msgspec.Struct, frozen=True, tag_field="object", tag="subscription"):
+    """A Stripe subscription: its customer, status, trial and items."""
+
     id: str
     customer: str | Ref
     status: str
@@ -77,14 +92,20 @@ class Subscription(msgspec.Struct, frozen=True, tag_field="object", tag="subscri
 
 
 class SubscriptionDetails(msgspec.Struct, frozen=True):
+    """Where newer API versions put an invoice's subscription."""
+
     subscription: str | Ref | None = None
 
 
 class InvoiceParent(msgspec.Struct, frozen=True):
+    """An invoice's ``parent`` (API 2025-03-31 on), holding its subscription details."""
+
     subscription_details: SubscriptionDetails | None = None
 
 
 class Invoice(msgspec.Struct, frozen=True, tag_field="object", tag="invoice"):
+    """A Stripe invoice: its customer, subscription, status and amounts."""
+
     id: str
     customer: str | Ref | None = None
     subscription: str | Ref | None = None
@@ -96,16 +117,22 @@ class Invoice(msgspec.Struct, frozen=True, tag_field="object", tag="invoice"):
 
 
 class CheckoutSession(msgspec.Struct, frozen=True, tag_field="object", tag="checkout.session"):
+    """A Checkout session; a completed one links its customer to ``client_reference_id``."""
+
     id: str
     customer: str | Ref | None = None
     client_reference_id: str | None = None
 
 
 class Entitlement(msgspec.Struct, frozen=True):
+    """One active entitlement (a feature's lookup key)."""
+
     lookup_key: str
 
 
 class EntitlementList(msgspec.Struct, frozen=True):
+    """The ``entitlements`` list object of a summary."""
+
     data: list[Entitlement] = []
 
 
@@ -115,6 +142,8 @@ class EntitlementSummary(
     tag_field="object",
     tag="entitlements.active_entitlement_summary",
 ):
+    """A customer's active entitlements as a whole (the summary event replaces the set)."""
+
     customer: str
     entitlements: EntitlementList = EntitlementList()
 

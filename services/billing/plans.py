@@ -44,6 +44,8 @@ _THREE_DECIMAL = frozenset(("bhd", "jod", "kwd", "omr", "tnd"))
 
 @dataclass(frozen=True)
 class Sub:
+    """A subscription as the plan rules read it: status, item dicts, creation time."""
+
     id: str
     status: str
     items: list[dict[str, Any]]
@@ -52,6 +54,8 @@ class Sub:
 
 @dataclass(frozen=True)
 class Plan:
+    """A customer's plan flag properties: ``$plan``, ``$plan_status``, ``$mrr`` and currency."""
+
     plan: str | None
     status: str
     mrr: float
@@ -59,6 +63,7 @@ class Plan:
 
 
 def current(subs: list[Sub]) -> Sub | None:
+    """The subscription that counts: best status, then newest, then id; None if none."""
     if not subs:
         return None
     return min(subs, key=lambda s: (_RANK.get(s.status, len(_RANK)), -s.created, s.id))
@@ -81,6 +86,7 @@ def plan_of(subs: list[Sub], lookup_keys: dict[str, str | None]) -> Plan:
 
 
 def monthly(items: list[dict[str, Any]]) -> float:
+    """The items' recurring amount per month, in the currency's major unit (one-offs skipped)."""
     total = 0.0
     for item in items:
         per_month = _PER_MONTH.get(item.get("interval") or "")

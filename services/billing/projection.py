@@ -37,6 +37,8 @@ _json = msgspec.json.Encoder()
 
 @dataclass
 class Applied:
+    """Counts of a batch (applied, stale, ignored) and the customers to publish."""
+
     applied: int = 0
     stale: int = 0
     ignored: int = 0

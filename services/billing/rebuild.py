@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RebuildReport:
+    """What a rebuild found: the rebuilt row count and each row that differed."""
+
     rows: int
     # "<project>/<table>/<key>" of each row that was missing, extra or different before.
     differences: list[str]

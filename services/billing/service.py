@@ -34,6 +34,7 @@ _DEFAULTS = repo.SettingsRow(
 
 
 async def get_settings(ctx: Context, project_id: int, token: str) -> BillingSettingsOut:
+    """The project's billing settings (defaults if never set), secrets shown only by prefix."""
     async with ctx.pool.connection() as conn:
         row = await repo.select_settings(conn, project_id)
     return _out(row or msgspec.structs.replace(_DEFAULTS, project_id=project_id), token)

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BillingState:
+    """The billing settings and the secret box, kept for the life of the process."""
+
     config: BillingConfig
     # None when no encryption key is configured: secrets can then be neither saved nor used.
     box: SecretBox | None

@@ -19,6 +19,7 @@ BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def client(secret_key: str, api_base: str) -> stripe.StripeClient:
+    """A Stripe client for ``secret_key`` against ``api_base``, with two library retries."""
     return stripe.StripeClient(secret_key, base_addresses={"api": api_base}, max_network_retries=2)
 
 

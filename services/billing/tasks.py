@@ -20,6 +20,7 @@ async def _report_usage(ctx: Context) -> None:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
+    """The billing service's periodic jobs: the usage metering run, every report interval."""
     return [
         Periodic(
             name="billing.report_usage",

@@ -34,6 +34,10 @@ _encoder = msgspec.json.Encoder()
 
 
 async def receive(ctx: Context, token: str, body: bytes, signature: str | None) -> WebhookAck:
+    """Verify a Stripe event for the project with public ``token``, log it once, announce it.
+
+    The event is announced even when already logged, and acknowledged only after: a redelivery
+    thus finishes a delivery whose announcement a crash lost."""
     project_id = await ctx.projects.by_token(token)
     if project_id is None:
         raise UnknownProject("no project has this token", [FieldError("project_token", "unknown")])
@@ -61,6 +65,8 @@ async def announce(ctx: Context, stored: StripeEventStored) -> None:
 
 
 async def webhook_secret(ctx: Context, project_id: int) -> str:
+    """The project's webhook secret in clear; InvalidSignature if unset, NoEncryptionKey if
+    it cannot be decrypted."""
     async with ctx.pool.connection() as conn:
         row = await settings_repo.select_settings(conn, project_id)
     if row is None or row.webhook_secret is None:

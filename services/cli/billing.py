@@ -34,11 +34,13 @@ def add_parser(
     actions = parser.add_subparsers(required=True, metavar="ACTION")
 
     def cmd_sync(args: argparse.Namespace) -> int:
+        """Backfill the platform's project from Stripe, printing progress."""
         url, project = platform_project(args)
         sync(url, project.secret_key, project.name)
         return 0
 
     def cmd_report_usage(args: argparse.Namespace) -> int:
+        """Report the metering windows against the database, with the local key if kept."""
         use_local_key(Settings.from_env(data_dir=args.data_dir).data_path, create=False)
         with database(args) as url:
             report_usage(url, args.project)
@@ -70,6 +72,8 @@ def use_local_key(data_dir: Path, *, create: bool = True) -> None:
 
 
 def sync(url: str, secret_key: str, project_name: str) -> None:
+    """Ask the platform at ``url`` to backfill from Stripe and print its progress lines;
+    a refusal, an unreachable platform or a Stripe error mid-way is a :class:`StartupError`."""
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's platform
         f"{url}/api/billing/sync",
         method="POST",
@@ -108,6 +112,7 @@ def report_usage(database_url: str, project_id: int | None) -> None:
         raise StartupError("DEVFLOW_BILLING_ENCRYPTION_KEY is not set: the Stripe keys are sealed")
 
     async def run() -> metering.MeteringResult:
+        """One metering run over its own database connection."""
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             return await metering.report_usage(
                 conn, state.box, state.config.stripe_api_base, project_id

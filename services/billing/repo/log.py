@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 
 class LoggedEvent(msgspec.Struct, frozen=True):
+    """A Stripe event as logged, with its payload, for the projection to apply."""
+
     project_id: int
     event_id: str
     type: str
@@ -54,9 +56,11 @@ async def select_events(conn: Conn, keys: list[tuple[int, str]]) -> list[LoggedE
 
 
 async def select_project_events(conn: Conn, project_id: int) -> list[LoggedEvent]:
+    """Every logged event of the project, in the order it was logged."""
     cur = await conn.execute(SELECT_PROJECT_EVENTS, (project_id,))
     return [LoggedEvent(*r) for r in await cur.fetchall()]
 
 
 async def select_projects(conn: Conn) -> list[int]:
+    """The projects that have logged Stripe events."""
     return [int(r[0]) for r in await (await conn.execute(SELECT_PROJECTS)).fetchall()]

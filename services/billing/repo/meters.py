@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class MeterRow(msgspec.Struct, frozen=True):
+    """A stored meter: what it counts or sums, its Stripe event name and window."""
+
     id: int
     project_id: int
     event: str
@@ -25,6 +27,8 @@ class MeterRow(msgspec.Struct, frozen=True):
 
 
 class ReportRow(msgspec.Struct, frozen=True):
+    """One usage report of a customer's window; ``seq`` above 1 is a correction."""
+
     customer_id: str
     window_start: datetime
     seq: int
@@ -33,6 +37,8 @@ class ReportRow(msgspec.Struct, frozen=True):
 
 
 class UsageRow(msgspec.Struct, frozen=True):
+    """A meter's reports of one status: how many, their total and the latest error."""
+
     meter_id: int
     status: str
     reports: int
@@ -121,6 +127,7 @@ async def insert_meter(
     window_s: int,
     starts_at: datetime | None,
 ) -> MeterRow:
+    """Store a new meter (starting now when ``starts_at`` is None) and return it."""
     values = (project_id, event, aggregation, prop, stripe_event_name, window_s, starts_at)
     row = await (await conn.execute(INSERT_METER, values)).fetchone()
     assert row is not None
@@ -128,6 +135,7 @@ async def insert_meter(
 
 
 async def select_meters(conn: Conn, project_id: int | None) -> list[MeterRow]:
+    """The project's meters, or every project's when ``project_id`` is None."""
     if project_id is None:
         cur = await conn.execute(SELECT_ALL_METERS)
     else:
@@ -136,6 +144,7 @@ async def select_meters(conn: Conn, project_id: int | None) -> list[MeterRow]:
 
 
 async def try_lock(conn: Conn, meter_id: int) -> bool:
+    """Take the meter's reporter lock for this transaction; False when another run holds it."""
     row = await (await conn.execute(LOCK_METER, (meter_id,))).fetchone()
     return bool(row and row[0])
 
@@ -143,6 +152,8 @@ async def try_lock(conn: Conn, meter_id: int) -> bool:
 async def select_usage(
     conn: Conn, meter: MeterRow, since: datetime, until: datetime
 ) -> dict[tuple[str, datetime], float]:
+    """The meter's usage by (linked customer, window start) from ``since`` to ``until``,
+    read from ingest's events read contract."""
     params = {
         "project_id": meter.project_id,
         "window_s": meter.window_s,
@@ -159,11 +170,13 @@ async def select_usage(
 async def select_reported(
     conn: Conn, meter_id: int, since: datetime
 ) -> dict[tuple[str, datetime], tuple[float, int]]:
+    """What was reported (not failed) by (customer, window) since ``since``: total, last seq."""
     cur = await conn.execute(SELECT_REPORTED, (meter_id, since))
     return {(str(r[0]), r[1]): (float(r[2]), int(r[3])) for r in await cur.fetchall()}
 
 
 async def insert_report(conn: Conn, meter: MeterRow, report: ReportRow) -> None:
+    """Store ``report`` as pending; nothing when one with its key exists already."""
     await conn.execute(
         INSERT_REPORT,
         (
@@ -179,18 +192,22 @@ async def insert_report(conn: Conn, meter: MeterRow, report: ReportRow) -> None:
 
 
 async def select_pending(conn: Conn, meter_id: int) -> list[ReportRow]:
+    """The meter's pending reports, oldest window first, corrections after their first."""
     cur = await conn.execute(SELECT_PENDING, (meter_id,))
     return [ReportRow(*r) for r in await cur.fetchall()]
 
 
 async def mark_reported(conn: Conn, identifier: str) -> None:
+    """Mark the report sent to Stripe, counting the attempt and clearing its error."""
     await conn.execute(MARK_REPORTED, (identifier,))
 
 
 async def mark_attempt(conn: Conn, identifier: str, status: str, error: str) -> None:
+    """Count an unsuccessful attempt: set ``status`` and keep ``error`` (cut to 1000 characters)."""
     await conn.execute(MARK_ATTEMPT, (status, error[:1000], identifier))
 
 
 async def select_meter_usage(conn: Conn, project_id: int) -> list[UsageRow]:
+    """The project's report counts and totals by meter and status."""
     cur = await conn.execute(SELECT_METER_USAGE, (project_id,))
     return [UsageRow(*r) for r in await cur.fetchall()]

@@ -147,6 +147,8 @@ LOCK_PROJECTION = "SELECT pg_advisory_xact_lock(hashtextextended('billing.projec
 
 
 class CustomerRow(msgspec.Struct, frozen=True):
+    """A projected customer and the creation time of the event it holds."""
+
     id: str
     email: str | None
     name: str | None
@@ -156,6 +158,8 @@ class CustomerRow(msgspec.Struct, frozen=True):
 
 
 class SubscriptionRow(msgspec.Struct, frozen=True):
+    """A projected subscription as the plan rules read it."""
+
     id: str
     status: str
     items: list[dict[str, Any]]
@@ -164,6 +168,8 @@ class SubscriptionRow(msgspec.Struct, frozen=True):
 
 
 class PriceRow(msgspec.Struct, frozen=True):
+    """A projected price's current lookup key."""
+
     id: str
     lookup_key: str | None
     event_created: int
@@ -176,15 +182,18 @@ async def upsert(conn: Conn, kind: str, values: tuple[Any, ...]) -> bool:
 
 
 async def lock(conn: Conn, project_id: int) -> None:
+    """Hold the project's projection lock until the transaction ends."""
     await conn.execute(LOCK_PROJECTION, (project_id,))
 
 
 async def customers_of_price(conn: Conn, project_id: int, object_id: str) -> list[str]:
+    """The customers with a subscription to price or product ``object_id``."""
     cur = await conn.execute(SELECT_CUSTOMERS_OF_PRICE, (project_id, object_id, object_id))
     return [str(r[0]) for r in await cur.fetchall()]
 
 
 async def select_customer(conn: Conn, project_id: int, customer_id: str) -> CustomerRow | None:
+    """The projected customer, or None."""
     row = await (await conn.execute(SELECT_CUSTOMER, (project_id, customer_id))).fetchone()
     return CustomerRow(*row) if row else None
 
@@ -192,11 +201,13 @@ async def select_customer(conn: Conn, project_id: int, customer_id: str) -> Cust
 async def select_subscriptions(
     conn: Conn, project_id: int, customer_id: str
 ) -> list[SubscriptionRow]:
+    """The customer's projected subscriptions, newest first."""
     cur = await conn.execute(SELECT_CUSTOMER_SUBSCRIPTIONS, (project_id, customer_id))
     return [SubscriptionRow(*r) for r in await cur.fetchall()]
 
 
 async def select_prices(conn: Conn, project_id: int, price_ids: list[str]) -> list[PriceRow]:
+    """The projected prices among ``price_ids``."""
     cur = await conn.execute(SELECT_PRICES, (project_id, price_ids))
     return [PriceRow(*r) for r in await cur.fetchall()]
 
@@ -204,6 +215,7 @@ async def select_prices(conn: Conn, project_id: int, price_ids: list[str]) -> li
 async def select_entitlements(
     conn: Conn, project_id: int, customer_id: str
 ) -> tuple[list[str], int] | None:
+    """The customer's active entitlement keys and their event's creation time, or None."""
     row = await (await conn.execute(SELECT_ENTITLEMENTS, (project_id, customer_id))).fetchone()
     return (list(row[0]), int(row[1])) if row else None
 
@@ -211,6 +223,7 @@ async def select_entitlements(
 async def select_checkout_link(
     conn: Conn, project_id: int, customer_id: str
 ) -> tuple[str, int] | None:
+    """The customer's checkout ``client_reference_id`` and its event's creation time, or None."""
     row = await (await conn.execute(SELECT_CHECKOUT_LINK, (project_id, customer_id))).fetchone()
     return (str(row[0]), int(row[1])) if row else None
 
@@ -225,5 +238,6 @@ async def snapshot(conn: Conn, project_id: int) -> dict[str, list[Any]]:
 
 
 async def delete_projection(conn: Conn, project_id: int) -> None:
+    """Remove every projection row of the project (the rebuild refills them from the log)."""
     for table, _ in TABLES:
         await conn.execute(DELETE_TABLE[table], (project_id,))

@@ -47,26 +47,31 @@ ORDER BY seq DESC LIMIT %(limit)s
 
 
 async def customer_ids(conn: Conn, project_id: int, after: str, limit: int) -> list[str]:
+    """Up to ``limit`` of the project's customer ids after ``after``, in id order."""
     cur = await conn.execute(SELECT_CUSTOMER_IDS, (project_id, after, limit))
     return [str(r[0]) for r in await cur.fetchall()]
 
 
 async def subscriptions(conn: Conn, project_id: int, customer_id: str) -> list[SubscriptionOut]:
+    """The customer's subscriptions, newest first."""
     cur = await conn.execute(SELECT_SUBSCRIPTIONS, (project_id, customer_id))
     return [SubscriptionOut(*r) for r in await cur.fetchall()]
 
 
 async def invoices(conn: Conn, project_id: int, customer_id: str) -> list[InvoiceOut]:
+    """The customer's 100 latest invoices, by the event that last changed them."""
     cur = await conn.execute(SELECT_INVOICES, (project_id, customer_id))
     return [InvoiceOut(*r) for r in await cur.fetchall()]
 
 
 async def usage(conn: Conn, project_id: int, customer_id: str) -> list[MeterTotal]:
+    """The customer's usage per meter: reported and pending totals."""
     cur = await conn.execute(SELECT_USAGE, (project_id, customer_id))
     return [MeterTotal(*r) for r in await cur.fetchall()]
 
 
 async def person_of(conn: Conn, project_id: int, distinct_id: str) -> str | None:
+    """The id of the person ``distinct_id`` belongs to (ingest's read contract), or None."""
     row = await (await conn.execute(SELECT_PERSON, (project_id, distinct_id))).fetchone()
     return str(row[0]) if row else None
 
@@ -74,6 +79,8 @@ async def person_of(conn: Conn, project_id: int, distinct_id: str) -> str | None
 async def events(
     conn: Conn, project_id: int, type_: str | None, before: int, limit: int
 ) -> list[StripeEventOut]:
+    """Up to ``limit`` logged Stripe events before log position ``before``, newest first;
+    ``type_`` matches exactly, or as a prefix when it ends with "."."""
     params = {"project_id": project_id, "type": type_, "before": before, "limit": limit}
     cur = await conn.execute(SELECT_EVENTS, params)
     return [StripeEventOut(*r) for r in await cur.fetchall()]

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 
 class SettingsRow(msgspec.Struct, frozen=True):
+    """A project's stored billing settings; the secrets sealed."""
+
     project_id: int
     stripe_secret_key: bytes | None
     stripe_secret_key_prefix: str | None
@@ -49,12 +51,14 @@ RETURNING {_COLUMNS}
 async def select_settings(
     conn: Conn, project_id: int, *, for_update: bool = False
 ) -> SettingsRow | None:
+    """The project's settings or None; ``for_update`` locks the row for this transaction."""
     query = SELECT_SETTINGS + (" FOR UPDATE" if for_update else "")
     row = await (await conn.execute(query, (project_id,))).fetchone()
     return SettingsRow(*row) if row else None
 
 
 async def upsert_settings(conn: Conn, row: SettingsRow) -> SettingsRow:
+    """Store ``row`` as the project's settings (created or replaced) and return it."""
     values = msgspec.structs.astuple(row)[:-1]
     out = await (await conn.execute(UPSERT_SETTINGS, values)).fetchone()
     assert out is not None
