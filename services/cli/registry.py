@@ -17,6 +17,7 @@ AVAILABLE = {
     "flags": "services.flags",
     "experiments": "services.experiments",
     "replay": "services.replay",
+    "insights": "services.insights",
 }
 # Each service's settings Struct (its ``Service.settings``), importable without the service, so
 # every command checks every setting and knows every variable's name.
@@ -25,6 +26,7 @@ SETTINGS = {
     "flags": ("services.flags.config", "FlagsConfig"),
     "experiments": ("services.experiments.config", "ExperimentsConfig"),
     "replay": ("services.replay.config", "ReplayConfig"),
+    "insights": ("services.insights.config", "InsightsConfig"),
 }
 # Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
 REBUILDABLE = {"flags": "services.flags.rebuild"}
