@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import api, events, experiments, flags, persons, replay, traits
+from schemas import api, events, experiments, flags, insights, persons, replay, traits
 
 CONTRACTS: dict[str, Any] = {
     "events.EventBatch": events.EventBatch,
@@ -46,6 +46,9 @@ CONTRACTS: dict[str, Any] = {
     "replay.ReplayList": replay.ReplayList,
     "replay.ReplaySettings": replay.ReplaySettings,
     "replay.SessionEvents": replay.SessionEvents,
+    "insights.QueryRequest": insights.QueryRequest,
+    "insights.QueryResponse": insights.QueryResponse,
+    "insights.InsightsSettings": insights.InsightsSettings,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"

@@ -99,13 +99,12 @@ def buckets(r: Range, interval: Interval) -> list[datetime]:
 
 
 def _parse_absolute(text: str, tz: ZoneInfo, end: bool) -> datetime:
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        day = datetime.fromisoformat(text)
-        return instant(day + timedelta(days=1) if end else day, tz)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise BadDate(f"{text!r} is not a date, a datetime or a relative date") from None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return instant(moment + timedelta(days=1) if end else moment, tz)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     moment = moment.astimezone(UTC)
