@@ -8,3 +8,11 @@ CREATE TABLE insights_settings (
     week_start_day smallint NOT NULL DEFAULT 0 CHECK (week_start_day IN (0, 1)),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Ingest's hourly rollup joins the read contract: one row per project, event and UTC hour with
+-- the number of events stored. Without TimescaleDB ingest keeps it in the transaction that
+-- inserts the events, so it is exact; with TimescaleDB it is a continuous aggregate refreshed
+-- behind real time, and insights does not read it (see docs/insights.md).
+CREATE VIEW analytics.events_hourly_v1 AS
+SELECT project_id, event, hour, count
+FROM events_hourly;

@@ -23,6 +23,8 @@ class InsightsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     breakdown_limit: int = 25
     # The most series (trends) or steps (funnels) of one query.
     max_series: int = 20
+    # Serve total counts from ingest's hourly rollup where exact (see docs/insights.md).
+    use_rollups: bool = True
 
     def __post_init__(self) -> None:
         if not self.statement_timeout_ms > 0:

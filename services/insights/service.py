@@ -94,20 +94,25 @@ async def query(
     now = now or datetime.now(UTC)
     started = time.perf_counter()
     results: list[dict[str, Any]]
+    rolled = False
     async with ctx.pool.connection() as conn, conn.transaction():
         await events_repo.set_timeout(conn, cfg.statement_timeout_ms)
         s = await _settings(conn, project_id)
         r = await _range(conn, project_id, q.dateRange, s, now)
         if isinstance(q, TrendsQuery):
             tp = trends.plan(
-                project_id, q, default_limit=cfg.breakdown_limit, max_series=cfg.max_series
+                project_id,
+                q,
+                default_limit=cfg.breakdown_limit,
+                max_series=cfg.max_series,
+                rollups=cfg.use_rollups and ctx.storage_mode == "partitioned",
             )
             if len(dates.buckets(r, q.interval)) > cfg.max_buckets:
                 raise validate.fail(
                     "query.interval", f"the range has more than {cfg.max_buckets} intervals"
                 )
             planned = time.perf_counter()
-            results = await trends.run(conn, tp, r)
+            results, rolled = await trends.run(conn, tp, r)
         else:
             fp = funnels.plan(project_id, q, max_series=cfg.max_series)
             planned = time.perf_counter()
@@ -125,5 +130,5 @@ async def query(
             date_to=(r.end - dates.ONE).astimezone(r.tz).isoformat(),
         ),
         timezone=r.tz.key,
-        served_by_rollup=False,
+        served_by_rollup=rolled,
     )

@@ -4,6 +4,7 @@ result shape (``results[]`` of ``data``, ``days``, ``labels``, ``count``, ``labe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from services.insights import dates, validate
@@ -12,13 +13,12 @@ from services.insights.repo import events as repo
 from services.insights.repo.fragments import OTHER
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from schemas.insights import EventsNode, TrendsQuery
     from services.insights.repo import Conn
     from services.insights.repo.events import Filter
 
 Row = dict[str, Any]
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,13 @@ class Plan:
     limit: int
     formula: str | None
     compare: bool
+    # Whether ingest's hourly rollup is exact in this deployment (it is without TimescaleDB).
+    rollups: bool = False
 
 
-def plan(project_id: int, query: TrendsQuery, *, default_limit: int, max_series: int) -> Plan:
+def plan(
+    project_id: int, query: TrendsQuery, *, default_limit: int, max_series: int, rollups: bool
+) -> Plan:
     """Check a TrendsQuery; :class:`InvalidQuery` naming the first bad field."""
     at = "query"
     if not query.series:
@@ -64,7 +68,15 @@ def plan(project_id: int, query: TrendsQuery, *, default_limit: int, max_series:
         except BadFormula as exc:
             raise validate.fail(f"{at}.trendsFilter.formula", str(exc)) from None
     return Plan(
-        project_id, query.series, per_series, query.interval, key, limit, formula or None, compare
+        project_id,
+        query.series,
+        per_series,
+        query.interval,
+        key,
+        limit,
+        formula or None,
+        compare,
+        rollups,
     )
 
 
@@ -73,8 +85,30 @@ def name_of(node: EventsNode) -> str:
     return node.name or node.event or "All events"
 
 
+def _hour_aligned(r: dates.Range, bucket_list: list[datetime]) -> bool:
+    """Whether every local bucket boundary of the range is a whole UTC hour (a zone whose
+    offset is whole hours throughout), so hourly counts add up to exact buckets."""
+    moments = [r.start, r.end, *(dates.instant(b, r.tz) for b in bucket_list)]
+    return all(
+        (m.astimezone(r.tz).utcoffset() or timedelta()) % HOUR == timedelta() for m in moments
+    )
+
+
+def _rollup_end(p: Plan, i: int, r: dates.Range, bucket_list: list[datetime]) -> datetime | None:
+    """Where the hourly rollup's exact part of the range ends (None: it can't serve)."""
+    node = p.series[i]
+    if not p.rollups or node.event is None or p.filters[i] or p.breakdown is not None:
+        return None
+    if (node.math or "total") != "total" or r.start.minute or r.start.second:
+        return None
+    if r.start.microsecond or not _hour_aligned(r, bucket_list):
+        return None
+    end = r.end.replace(minute=0, second=0, microsecond=0)
+    return end if end > r.start else None
+
+
 async def _series(
-    conn: Conn, p: Plan, i: int, r: dates.Range, bucket_list: list[datetime]
+    conn: Conn, p: Plan, i: int, r: dates.Range, bucket_list: list[datetime], served: list[bool]
 ) -> list[tuple[str | None, list[float]]]:
     """One series' values per bucket: one list, or one per breakdown value (rank order)."""
     node = p.series[i]
@@ -84,24 +118,37 @@ async def _series(
         kept = await repo.top_values(conn, scope, p.breakdown, p.limit + 1)
     has_other = len(kept) > p.limit
     kept = kept[: p.limit]
-    rows = await repo.trend(
-        conn,
-        scope,
-        interval=p.interval,
-        tz=r.tz.key,
-        week_shift_days=1 if r.week_start_day == 0 else 0,
-        math=node.math or "total",
-        math_property=node.math_property,
-        breakdown=p.breakdown,
-        kept=kept,
-    )
+    trend_args: dict[str, Any] = {
+        "interval": p.interval,
+        "tz": r.tz.key,
+        "week_shift_days": 1 if r.week_start_day == 0 else 0,
+    }
+    rows = []
+    rolled = _rollup_end(p, i, r, bucket_list)
+    if rolled is not None:
+        # Whole hours from the rollup; the last partial hour (up to now) from the events.
+        served.append(True)
+        hours = repo.Scope(p.project_id, r.start, rolled, node.event)
+        rows = await repo.trend_rollup(conn, hours, **trend_args)
+        scope = repo.Scope(p.project_id, rolled, r.end, node.event)
+    if scope.start < scope.end:
+        rows += await repo.trend(
+            conn,
+            scope,
+            math=node.math or "total",
+            math_property=node.math_property,
+            breakdown=p.breakdown,
+            kept=kept,
+            **trend_args,
+        )
+    index = {b: n for n, b in enumerate(bucket_list)}
     index = {b: n for n, b in enumerate(bucket_list)}
     groups: list[str | None] = [None] if p.breakdown is None else [*kept]
     if has_other:
         groups.append(OTHER)
     values = {g: [0.0] * len(bucket_list) for g in groups}
     for bucket, group, value in rows:
-        values[group][index[bucket]] = value
+        values[group][index[bucket]] += value
     return [(g, values[g]) for g in groups]
 
 
@@ -137,9 +184,9 @@ def _row(
     return row
 
 
-async def _period(conn: Conn, p: Plan, r: dates.Range) -> list[Row]:
+async def _period(conn: Conn, p: Plan, r: dates.Range, served: list[bool]) -> list[Row]:
     bucket_list = dates.buckets(r, p.interval)
-    per_series = [await _series(conn, p, i, r, bucket_list) for i in range(len(p.series))]
+    per_series = [await _series(conn, p, i, r, bucket_list, served) for i in range(len(p.series))]
     if p.formula is None:
         return [
             _row(p.series[i], i, g, data, bucket_list, p.interval, name_of(p.series[i]))
@@ -162,14 +209,16 @@ async def _period(conn: Conn, p: Plan, r: dates.Range) -> list[Row]:
     return out
 
 
-async def run(conn: Conn, p: Plan, r: dates.Range) -> list[Row]:
-    """The results: every series (and breakdown value), then the previous period's if compared."""
-    current = await _period(conn, p, r)
+async def run(conn: Conn, p: Plan, r: dates.Range) -> tuple[list[Row], bool]:
+    """The results: every series (and breakdown value), then the previous period's if compared;
+    and whether the hourly rollup served any of them."""
+    served: list[bool] = []
+    current = await _period(conn, p, r, served)
     if not p.compare:
-        return current
-    before = await _period(conn, p, dates.previous(r, p.interval))
+        return current, bool(served)
+    before = await _period(conn, p, dates.previous(r, p.interval), served)
     for label, rows in (("current", current), ("previous", before)):
         for row in rows:
             row["compare"] = True
             row["compare_label"] = label
-    return current + before
+    return current + before, bool(served)

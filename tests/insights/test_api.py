@@ -59,7 +59,10 @@ def test_trend_in_posthog_shape(http: httpx.Client, known: Any) -> None:
     assert row["count"] == 4
     assert row["label"] == "pageview"
     assert row["action"]["math"] == "total"
-    assert answer["served_by_rollup"] is False
+    # A total count of one event without filters, whole UTC hours: the hourly rollup.
+    assert answer["served_by_rollup"] is True
+    filtered = ask(http, known, _trend(properties=[{"key": "plan", "operator": "is_set"}]))
+    assert filtered["served_by_rollup"] is False
     assert {t["k"] for t in answer["timings"]} >= {"sql"}
     assert answer["resolved_date_range"] == {
         "date_from": "2026-11-10T00:00:00+00:00",

@@ -26,6 +26,7 @@ OPERATORS = (
 )
 TRENDS_PER_ZONE = 40
 FUNNELS_PER_ZONE = 12
+ROLLUP_PER_ZONE = 8
 
 
 def _filter(rng: random.Random) -> dict[str, Any]:
@@ -219,6 +220,16 @@ def test_queries_match_the_oracle(
     for _ in range(TRENDS_PER_ZONE):
         q = _trend_query(rng, now)
         _check_trend(data, q, ask(http, project, q), tz, ws)
+    for _ in range(ROLLUP_PER_ZONE):
+        # Total counts of one event without filters: the hourly rollup where the zone's offset
+        # is whole hours (not in Kolkata, UTC+5:30).
+        q = _trend_query(rng, now)
+        q["properties"], q["series"] = [], [{"kind": "EventsNode", "event": rng.choice(EVENTS)}]
+        q.pop("breakdownFilter", None)
+        q.pop("trendsFilter", None)
+        answer = ask(http, project, q)
+        assert answer["served_by_rollup"] is (zone != "Asia/Kolkata")
+        _check_trend(data, q, answer, tz, ws)
     for _ in range(FUNNELS_PER_ZONE):
         q = _funnel_query(rng, now)
         _check_funnel(data, q, ask(http, project, q), tz)

@@ -50,8 +50,10 @@ def _where(q: Params, s: Scope) -> str:
     return " AND ".join(parts)
 
 
-def _bucket(q: Params, interval: str, tz: str, week_shift_days: int) -> str:
-    wall = f'(e."timestamp" AT TIME ZONE {q(tz)})'
+def _bucket(
+    q: Params, interval: str, tz: str, week_shift_days: int, column: str = 'e."timestamp"'
+) -> str:
+    wall = f"({column} AT TIME ZONE {q(tz)})"
     if interval != "week":
         return f"date_trunc({q(interval)}, {wall})"
     # date_trunc's weeks start on Monday; shifted to start on another day.
@@ -72,6 +74,22 @@ async def first_event(conn: Conn, project_id: int) -> datetime | None:
 async def set_timeout(conn: Conn, timeout_ms: int) -> None:
     """Limit the statements of the current transaction to ``timeout_ms``."""
     await conn.execute(SET_TIMEOUT, (str(timeout_ms),))
+
+
+async def trend_rollup(
+    conn: Conn, s: Scope, *, interval: str, tz: str, week_shift_days: int
+) -> list[tuple[datetime, str | None, float]]:
+    """Total events per bucket from ingest's hourly rollup; ``s`` has an event, no filters, and
+    hour-aligned bounds (the caller checks)."""
+    q = Params()
+    bucket = _bucket(q, interval, tz, week_shift_days, column="h.hour")
+    sql = (
+        f"SELECT {bucket} AS b, sum(h.count)::float8 AS v FROM analytics.events_hourly_v1 h"
+        f" WHERE h.project_id = {q(s.project_id)} AND h.event = {q(s.event)}"
+        f" AND h.hour >= {q(s.start)} AND h.hour < {q(s.end)} GROUP BY 1"
+    )
+    cur = await conn.execute(sql.encode(), q.values)
+    return [(r[0], None, float(r[1])) for r in await cur.fetchall()]
 
 
 async def top_values(conn: Conn, s: Scope, key: str, limit: int) -> list[str]:
