@@ -1,5 +1,5 @@
-"""A platform process serving ingest and insights, one generated event set captured through
-``/batch``, and helpers to ask queries."""
+"""One generated event set captured through ``/batch`` to the suite's shared platform process,
+and helpers to ask queries."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tests.support import Server, Stack
-
-
-@pytest.fixture(scope="module")
-def server(stack: Stack) -> Server:
-    return stack.serve(name="insights-api", services=("ingest", "insights"))
 
 
 @pytest.fixture
