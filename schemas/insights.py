@@ -44,6 +44,13 @@ class EventsNode(
     math_group_type_index: int | None = None
     math_hogql: str | None = None
     fixedProperties: list[Any] | None = None  # noqa: N815 - PostHog's name
+    math_multiplier: float | None = None
+    math_property_revenue_currency: Any = None
+    optionalInFunnel: bool | None = None  # noqa: N815 - PostHog's name
+    # Ignored: a UI hint, and the keys of PostHog's event lists (not insights).
+    math_property_type: Ignored = None
+    limit: Ignored = None
+    orderBy: Ignored = None  # noqa: N815 - PostHog's name
     response: Ignored = None
     version: Ignored = None
 
@@ -81,6 +88,11 @@ class TrendsFilter(msgspec.Struct, frozen=True):
     """The formula over series (``A/B``); PostHog's display keys here are ignored."""
 
     formula: str | None = None
+    # PostHog's newer list forms: one formula is used, more are refused (not implemented).
+    formulas: list[str] | None = None
+    formulaNodes: list[dict[str, Any]] | None = None  # noqa: N815 - PostHog's name
+    # Refused when over 1 (a moving average; not implemented).
+    smoothingIntervals: int | None = None  # noqa: N815 - PostHog's name
 
 
 class TrendsQuery(
@@ -117,6 +129,8 @@ class FunnelsFilter(msgspec.Struct, frozen=True):
     ] = "day"
     funnelOrderType: Literal["ordered", "strict", "unordered"] = "ordered"  # noqa: N815
     funnelVizType: Literal["steps"] = "steps"  # noqa: N815 - PostHog's name
+    # Refused when set (not implemented).
+    funnelAggregateByHogQL: str | None = None  # noqa: N815 - PostHog's name
     # Refused when non-empty (not implemented).
     exclusions: list[Any] = []
 

@@ -66,6 +66,7 @@ def plan(project_id: int, query: FunnelsQuery, *, max_series: int) -> Plan:
     f = query.funnelsFilter
     if f is not None:
         validate.unsupported(f"{at}.funnelsFilter.exclusions", f.exclusions)
+        validate.unsupported(f"{at}.funnelsFilter.funnelAggregateByHogQL", f.funnelAggregateByHogQL)
     window_n = f.funnelWindowInterval if f else 14
     if not 1 <= window_n <= 100_000:
         raise validate.fail(f"{at}.funnelsFilter.funnelWindowInterval", "must be 1 to 100000")

@@ -61,7 +61,7 @@ def plan(
     if query.compareFilter is not None:
         validate.unsupported(f"{at}.compareFilter.compare_to", query.compareFilter.compare_to)
         compare = bool(query.compareFilter.compare)
-    formula = query.trendsFilter.formula if query.trendsFilter else None
+    formula = _formula(query, f"{at}.trendsFilter")
     if formula:
         try:
             compile_formula(formula, len(query.series))
@@ -78,6 +78,21 @@ def plan(
         compare,
         rollups,
     )
+
+
+def _formula(query: TrendsQuery, at: str) -> str | None:
+    """The one formula, from ``formula``, ``formulas`` or ``formulaNodes``."""
+    tf = query.trendsFilter
+    if tf is None:
+        return None
+    if tf.smoothingIntervals not in (None, 1):
+        raise validate.fail(f"{at}.smoothingIntervals", "not supported yet")
+    found = [tf.formula] if tf.formula else []
+    found += tf.formulas or []
+    found += [str(node.get("formula", "")) for node in tf.formulaNodes or []]
+    if len(found) > 1:
+        raise validate.fail(f"{at}.formulas", "one formula at most is supported yet")
+    return found[0] if found else None
 
 
 def name_of(node: EventsNode) -> str:

@@ -69,6 +69,9 @@ def series_node(node: EventsNode, at: str, *, math: bool) -> None:
     unsupported(f"{at}.math_group_type_index", node.math_group_type_index)
     unsupported(f"{at}.math_hogql", node.math_hogql)
     unsupported(f"{at}.fixedProperties", node.fixedProperties)
+    unsupported(f"{at}.math_multiplier", node.math_multiplier)
+    unsupported(f"{at}.math_property_revenue_currency", node.math_property_revenue_currency)
+    unsupported(f"{at}.optionalInFunnel", node.optionalInFunnel)
     if node.event == "":
         raise fail(f"{at}.event", "empty (null means all events)")
     if not math:

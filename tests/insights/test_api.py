@@ -165,6 +165,12 @@ def test_posthog_extra_keys_are_accepted(http: httpx.Client, known: Any) -> None
         ({"compareFilter": {"compare": True, "compare_to": "-1w"}}, "query.compareFilter"),
         ({"trendsFilter": {"formula": "A/C"}}, "query.trendsFilter.formula"),
         ({"aggregation_group_type_index": 0}, "query.aggregation_group_type_index"),
+        ({"trendsFilter": {"smoothingIntervals": 7}}, "query.trendsFilter.smoothingIntervals"),
+        ({"trendsFilter": {"formulas": ["A", "A*2"]}}, "query.trendsFilter.formulas"),
+        (
+            {"series": [{"kind": "EventsNode", "event": "x", "math_multiplier": 2}]},
+            "query.series[0].math_multiplier",
+        ),
     ],
 )
 def test_bad_queries_name_the_field(
