@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.insights.factories import Dataset, generate
 from tests.support import count_rows, wait_for
+
+MERGES = "SELECT count(*) FROM analytics.person_merges_v1 WHERE project_id = %s"
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -63,4 +66,9 @@ def dataset(server: Server, stack: Stack) -> tuple[Any, Dataset, datetime]:
     data = generate(seed=16, now=now)
     with httpx.Client(base_url=server.url, timeout=60) as client:
         capture(client, stack, project, data)
+    # Merges of persons the writer had stored (not only within one batch) are exercised.
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(MERGES, (project.id,)).fetchone()
+    assert row is not None
+    assert row[0] >= 5
     return project, data, now

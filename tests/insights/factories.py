@@ -83,14 +83,14 @@ def _time(rng: random.Random, now: datetime) -> datetime:
     return base.replace(microsecond=rng.randrange(1000) * 1000)
 
 
-def generate(seed: int, now: datetime, humans: int = 40) -> Dataset:
+def generate(seed: int, now: datetime, humans: int = 70) -> Dataset:
     """A dataset of ``humans`` people with distinct ids unique to ``seed``."""
     rng = random.Random(seed)
     data = Dataset()
     for h in range(humans):
         user = f"user-{seed}-{h}"
         identified = rng.random() < 0.6
-        for device in range(rng.choice((1, 1, 2))):
+        for device in range(rng.choice((1, 2))):
             anon = f"anon-{seed}-{h}-{device}"
             # Devices of someone never identified stay different persons.
             who = str(h) if identified else f"{h}-{device}"
