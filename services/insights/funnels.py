@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.insights import dates, validate
 from services.insights.repo import events as repo
+from services.insights.repo.fragments import OTHER
 from services.insights.trends import name_of
 
 if TYPE_CHECKING:
@@ -50,9 +51,11 @@ class Plan:
     scopes: list[list[repo.Filter]]
     window: timedelta
     order: str
+    breakdown: str | None = None
+    limit: int = 25
 
 
-def plan(project_id: int, query: FunnelsQuery, *, max_series: int) -> Plan:
+def plan(project_id: int, query: FunnelsQuery, *, max_series: int, default_limit: int) -> Plan:
     """Check a FunnelsQuery; :class:`InvalidQuery` naming the first bad field."""
     at = "query"
     if len(query.series) < 2:
@@ -61,8 +64,7 @@ def plan(project_id: int, query: FunnelsQuery, *, max_series: int) -> Plan:
         raise validate.fail(f"{at}.series", f"at most {max_series} steps")
     validate.unsupported(f"{at}.aggregation_group_type_index", query.aggregation_group_type_index)
     validate.unsupported(f"{at}.samplingFactor", query.samplingFactor)
-    if query.breakdownFilter is not None:
-        validate.unsupported(f"{at}.breakdownFilter.breakdown", query.breakdownFilter.breakdown)
+    key, limit = validate.breakdown(query.breakdownFilter, f"{at}.breakdownFilter", default_limit)
     f = query.funnelsFilter
     if f is not None:
         validate.unsupported(f"{at}.funnelsFilter.exclusions", f.exclusions)
@@ -77,7 +79,7 @@ def plan(project_id: int, query: FunnelsQuery, *, max_series: int) -> Plan:
         validate.series_node(node, f"{at}.series[{i}]", math=False)
         scopes.append(shared + validate.filters(node.properties, f"{at}.series[{i}].properties"))
     order = f.funnelOrderType if f else "ordered"
-    return Plan(project_id, query.series, scopes, unit * window_n, order)
+    return Plan(project_id, query.series, scopes, unit * window_n, order, key, limit)
 
 
 def _ordered(
@@ -115,9 +117,10 @@ def _unordered(events: list[Event], start: int, n: int, window: timedelta) -> li
     return times if seen else []
 
 
-def walk(events: list[Event], n: int, window: timedelta, order: str) -> list[datetime]:
-    """The times of the steps one person reached in their furthest attempt."""
+def walk(events: list[Event], n: int, window: timedelta, order: str) -> tuple[int, list[datetime]]:
+    """Where one person's furthest attempt starts, and the times of the steps it reached."""
     best: list[datetime] = []
+    best_start = -1
     for start, (_, mask) in enumerate(events):
         if order == "unordered":
             if mask == 0:
@@ -128,41 +131,81 @@ def walk(events: list[Event], n: int, window: timedelta, order: str) -> list[dat
                 continue
             times = _ordered(events, start, n, window, order == "strict")
         if len(times) > len(best):
-            best = times
+            best, best_start = times, start
             if len(best) == n:
                 break
-    return best
+    return best_start, best
 
 
-async def run(conn: Conn, p: Plan, r: dates.Range) -> list[dict[str, Any]]:
-    """PostHog's funnel steps: per step its count and conversion times (seconds)."""
-    scopes = [
-        repo.Scope(p.project_id, r.start, r.end, node.event, p.scopes[i])
-        for i, node in enumerate(p.steps)
-    ]
-    rows = await repo.funnel_events(
-        conn, p.project_id, r.start, r.end, scopes, every_event=p.order == "strict"
-    )
-    n = len(p.steps)
-    reached = [0] * n
-    gaps: list[list[float]] = [[] for _ in range(n)]
-    for _, person_rows in groupby(rows, key=lambda row: row[0]):
-        events = [(t, mask) for _, t, mask, _ in person_rows]
-        times = walk(events, n, p.window, p.order)
+@dataclass
+class _Tally:
+    """Persons reaching each step, and the gaps between steps, of one breakdown value."""
+
+    reached: list[int]
+    gaps: list[list[float]]
+
+    def add(self, times: list[datetime]) -> None:
         for k in range(len(times)):
-            reached[k] += 1
+            self.reached[k] += 1
             if k > 0:
-                gaps[k].append((times[k] - times[k - 1]).total_seconds())
-    return [
-        {
+                self.gaps[k].append((times[k] - times[k - 1]).total_seconds())
+
+
+def _steps(p: Plan, tally: _Tally, group: str | None) -> list[dict[str, Any]]:
+    out = []
+    for k, node in enumerate(p.steps):
+        gaps = tally.gaps[k]
+        step: dict[str, Any] = {
             "action_id": node.event,
             "name": name_of(node),
             "custom_name": node.custom_name,
             "order": k,
             "type": "events",
-            "count": reached[k],
-            "average_conversion_time": statistics.fmean(gaps[k]) if gaps[k] else None,
-            "median_conversion_time": statistics.median(gaps[k]) if gaps[k] else None,
+            "count": tally.reached[k],
+            "average_conversion_time": statistics.fmean(gaps) if gaps else None,
+            "median_conversion_time": statistics.median(gaps) if gaps else None,
         }
-        for k, node in enumerate(p.steps)
+        if group is not None:
+            step["breakdown"] = step["breakdown_value"] = group
+        out.append(step)
+    return out
+
+
+async def run(conn: Conn, p: Plan, r: dates.Range) -> list[Any]:
+    """PostHog's funnel steps: per step its count and conversion times (seconds); with a
+    breakdown, one list of steps per value (the value on the event that started the person's
+    funnel: PostHog's first-touch attribution), the most persons first, the values past the
+    limit as one "other" group."""
+    scopes = [
+        repo.Scope(p.project_id, r.start, r.end, node.event, p.scopes[i])
+        for i, node in enumerate(p.steps)
     ]
+    rows = await repo.funnel_events(
+        conn,
+        p.project_id,
+        r.start,
+        r.end,
+        scopes,
+        every_event=p.order == "strict",
+        breakdown=p.breakdown,
+    )
+    n = len(p.steps)
+    tallies: dict[str | None, _Tally] = {}
+    for _, person_rows in groupby(rows, key=lambda row: row[0]):
+        found = list(person_rows)
+        start, times = walk([(t, mask) for _, t, mask, _ in found], n, p.window, p.order)
+        if not times:
+            continue
+        group = found[start][3] if p.breakdown is not None else None
+        tallies.setdefault(group, _Tally([0] * n, [[] for _ in range(n)])).add(times)
+    if p.breakdown is None:
+        return _steps(p, tallies.get(None) or _Tally([0] * n, [[] for _ in range(n)]), None)
+    ranked = sorted(tallies, key=lambda g: (-tallies[g].reached[0], str(g).encode()))
+    results = [_steps(p, tallies[g], g) for g in ranked[: p.limit]]
+    if len(ranked) > p.limit:
+        other = _Tally([0] * n, [[] for _ in range(n)])
+        for g in ranked[p.limit :]:
+            other.reached = [a + b for a, b in zip(other.reached, tallies[g].reached, strict=True)]
+            other.gaps = [a + b for a, b in zip(other.gaps, tallies[g].gaps, strict=True)]
+        results.append(_steps(p, other, OTHER))
+    return results

@@ -114,7 +114,9 @@ async def query(
             planned = time.perf_counter()
             results, rolled = await trends.run(conn, tp, r)
         else:
-            fp = funnels.plan(project_id, q, max_series=cfg.max_series)
+            fp = funnels.plan(
+                project_id, q, max_series=cfg.max_series, default_limit=cfg.breakdown_limit
+            )
             planned = time.perf_counter()
             results = await funnels.run(conn, fp, r)
     done = time.perf_counter()

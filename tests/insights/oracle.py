@@ -215,6 +215,9 @@ def formula(text: str, values: dict[str, float]) -> float:
 # --- funnels ---------------------------------------------------------------------------------
 
 
+Tally = tuple[list[int], list[list[float]]]
+
+
 def funnel(
     events: list[Event],
     steps: list[dict[str, Any]],
@@ -223,15 +226,16 @@ def funnel(
     end: datetime,
     window_s: float,
     order: str,
-) -> tuple[list[int], list[list[float]]]:
-    """Persons reaching each step, and each step's conversion times (ordered/strict only)."""
+    breakdown: tuple[str, int] | None = None,
+) -> list[tuple[str | None, Tally]]:
+    """Per breakdown value (None without one; the value on the person's starting event), the
+    persons reaching each step and each step's conversion times (ordered/strict only)."""
     by_human: dict[str, list[Event]] = defaultdict(list)
     for e in events:
         if start <= e.timestamp < end:
             by_human[e.human].append(e)
     n = len(steps)
-    reached = [0] * n
-    gaps: list[list[float]] = [[] for _ in range(n)]
+    tallies: dict[str | None, Tally] = {}
     for evs in by_human.values():
         evs.sort(key=lambda e: (e.timestamp, e.uuid))
         hits = [
@@ -243,18 +247,37 @@ def funnel(
             }
             for e in evs
         ]
+        times: list[datetime] = []
         if order == "unordered":
-            best = _unordered(evs, hits, n, window_s)
-            times: list[datetime] = []
+            best, anchor = _unordered(evs, hits, n, window_s)
         else:
             path = _best_path(evs, hits, n, window_s, strict=order == "strict")
-            best = len(path)
+            best, anchor = len(path), (path[0] if path else -1)
             times = [evs[i].timestamp for i in path]
+        if best == 0:
+            continue
+        group = breakdown_value(evs[anchor], breakdown[0]) if breakdown else None
+        reached, gaps = tallies.setdefault(group, ([0] * n, [[] for _ in range(n)]))
         for k in range(best):
             reached[k] += 1
             if k > 0 and times:
                 gaps[k].append((times[k] - times[k - 1]).total_seconds())
-    return reached, gaps
+    if breakdown is None:
+        return [(None, tallies.get(None) or ([0] * n, [[] for _ in range(n)]))]
+    ranked = sorted(tallies, key=lambda g: (-tallies[g][0][0], str(g).encode()))
+    out: list[tuple[str | None, Tally]] = [(g, tallies[g]) for g in ranked[: breakdown[1]]]
+    if len(ranked) > breakdown[1]:
+        rest = [tallies[g] for g in ranked[breakdown[1] :]]
+        out.append(
+            (
+                OTHER,
+                (
+                    [sum(t[0][k] for t in rest) for k in range(n)],
+                    [[g for t in rest for g in t[1][k]] for k in range(n)],
+                ),
+            )
+        )
+    return out
 
 
 def _best_path(
@@ -283,8 +306,9 @@ def _best_path(
     return ()
 
 
-def _unordered(evs: list[Event], hits: list[set[int]], n: int, w: float) -> int:
-    best = 0
+def _unordered(evs: list[Event], hits: list[set[int]], n: int, w: float) -> tuple[int, int]:
+    """The most steps covered within the window of one anchor event, and the first such anchor."""
+    best, anchor = 0, -1
     for a in range(len(evs)):
         if not hits[a]:
             continue
@@ -292,5 +316,6 @@ def _unordered(evs: list[Event], hits: list[set[int]], n: int, w: float) -> int:
         for j in range(a, len(evs)):
             if (evs[j].timestamp - evs[a].timestamp).total_seconds() <= w:
                 covered |= hits[j]
-        best = max(best, len(covered))
-    return best
+        if len(covered) > best:
+            best, anchor = len(covered), a
+    return best, anchor

@@ -176,7 +176,7 @@ def _funnel_query(rng: random.Random, now: datetime) -> dict[str, Any]:
         for _ in range(rng.choice((2, 2, 3)))
     ]
     unit = rng.choice(("hour", "day", "day", "week"))
-    return {
+    query: dict[str, Any] = {
         "kind": "FunnelsQuery",
         "series": steps,
         "dateRange": _dates(rng, now, "day"),
@@ -188,24 +188,42 @@ def _funnel_query(rng: random.Random, now: datetime) -> dict[str, Any]:
             "funnelVizType": "steps",
         },
     }
+    if rng.random() < 0.35:
+        query["breakdownFilter"] = {
+            "breakdown": rng.choice(("plan", "browser", "amount")),
+            "breakdown_limit": rng.randrange(1, 5),
+        }
+    return query
 
 
 def _check_funnel(data: Dataset, q: dict[str, Any], answer: dict[str, Any], tz: ZoneInfo) -> None:
     start, end = _range(q["dateRange"], answer, tz)
     f = q["funnelsFilter"]
     window = f["funnelWindowInterval"] * oracle.WINDOW_UNITS[f["funnelWindowIntervalUnit"]]
-    reached, gaps = oracle.funnel(
-        data.all, q["series"], q["properties"], start, end, window, f["funnelOrderType"]
+    b = q.get("breakdownFilter")
+    expected = oracle.funnel(
+        data.all,
+        q["series"],
+        q["properties"],
+        start,
+        end,
+        window,
+        f["funnelOrderType"],
+        (b["breakdown"], b["breakdown_limit"]) if b else None,
     )
-    got = answer["results"]
-    assert [s["count"] for s in got] == reached, (q, got, reached)
-    if f["funnelOrderType"] == "unordered":
-        return
-    for k, step in enumerate(got):
-        if not gaps[k]:
-            assert step["average_conversion_time"] is None
-        else:
-            assert _close(step["average_conversion_time"], sum(gaps[k]) / len(gaps[k])), (q, k)
+    got = answer["results"] if b else [answer["results"]]
+    assert len(got) == len(expected), (q, got, expected)
+    for steps, (group, (reached, gaps)) in zip(got, expected, strict=True):
+        assert [s.get("breakdown_value") for s in steps] == [group] * len(steps), (q, steps)
+        assert [s["count"] for s in steps] == reached, (q, steps, reached)
+        if f["funnelOrderType"] == "unordered":
+            continue
+        for k, step in enumerate(steps):
+            if not gaps[k]:
+                assert step["average_conversion_time"] is None
+            else:
+                mean = sum(gaps[k]) / len(gaps[k])
+                assert _close(step["average_conversion_time"], mean), (q, k)
 
 
 @pytest.mark.parametrize("zone", ZONES)
