@@ -187,7 +187,8 @@ class ResolvedDateRange(msgspec.Struct, frozen=True):
 class QueryResponse(msgspec.Struct, frozen=True):
     """PostHog's query response: ``results`` in the kind's shape, plus how it was computed."""
 
-    results: list[dict[str, Any]]
+    # Trends: one entry per series; funnels: the steps, or one list of steps per breakdown value.
+    results: list[Any]
     timings: list[TimingEntry]
     resolved_date_range: ResolvedDateRange
     timezone: str

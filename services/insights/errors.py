@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError
+from services.core.errors import DomainError, Unavailable
 
 
 class InvalidQuery(DomainError):
@@ -15,3 +15,9 @@ class InvalidSettings(DomainError):
     """Insights settings that are not valid (400)."""
 
     title = "Invalid insights settings"
+
+
+class QueryTimedOut(Unavailable):
+    """A query that ran past ``DEVFLOW_INSIGHTS_STATEMENT_TIMEOUT_MS`` (503)."""
+
+    title = "Query timed out"

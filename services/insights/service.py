@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import psycopg
+
 from schemas.api import FieldError
 from schemas.insights import (
     FunnelsQuery,
@@ -18,7 +20,7 @@ from schemas.insights import (
 )
 from services.insights import dates, funnels, trends, validate
 from services.insights.config import InsightsConfig
-from services.insights.errors import InvalidSettings
+from services.insights.errors import InvalidSettings, QueryTimedOut
 from services.insights.repo import events as events_repo
 from services.insights.repo import settings as settings_repo
 
@@ -89,11 +91,22 @@ async def _range(
 async def query(
     ctx: Context, project_id: int, q: TrendsQuery | FunnelsQuery, now: datetime | None = None
 ) -> QueryResponse:
-    """Answer one query in PostHog's response shape."""
+    """Answer one query in PostHog's response shape; 503 when it runs past the timeout."""
     cfg = ctx.settings_of(InsightsConfig)
-    now = now or datetime.now(UTC)
+    try:
+        return await _answer(ctx, project_id, q, now or datetime.now(UTC))
+    except psycopg.errors.QueryCanceled:
+        raise QueryTimedOut(
+            f"the query ran longer than {cfg.statement_timeout_ms} ms; ask for a shorter range"
+        ) from None
+
+
+async def _answer(
+    ctx: Context, project_id: int, q: TrendsQuery | FunnelsQuery, now: datetime
+) -> QueryResponse:
+    cfg = ctx.settings_of(InsightsConfig)
     started = time.perf_counter()
-    results: list[dict[str, Any]]
+    results: list[Any]
     rolled = False
     async with ctx.pool.connection() as conn, conn.transaction():
         await events_repo.set_timeout(conn, cfg.statement_timeout_ms)

@@ -56,7 +56,15 @@ def _filters(rng: random.Random, p: float) -> list[dict[str, Any]]:
 
 def _dates(rng: random.Random, now: datetime, interval: str) -> dict[str, Any]:
     if rng.random() < 0.15:
-        return {"date_from": rng.choice(("-30d", "-2w", "mStart", "-1m", "-48h")), "date_to": None}
+        relative = (
+            "-30d",
+            "-2w",
+            "mStart",
+            "-1m",
+            "-48h",
+            *(("all",) if interval != "hour" else ()),
+        )
+        return {"date_from": rng.choice(relative), "date_to": None}
     days = 4 if interval == "hour" else 60
     start = (now - timedelta(days=rng.uniform(1, 78))).date()
     end = min(start + timedelta(days=rng.randrange(days)), now.date())
@@ -65,7 +73,7 @@ def _dates(rng: random.Random, now: datetime, interval: str) -> dict[str, Any]:
 
 def _range(dr: dict[str, Any], answer: dict[str, Any], tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The oracle's own range for absolute dates; the engine's resolved one for relative."""
-    if not dr["date_from"].startswith(("-", "m")):
+    if not dr["date_from"].startswith(("-", "m", "all")):
         start = oracle.day_start(datetime.fromisoformat(dr["date_from"]).date(), tz)
         end = oracle.day_start(datetime.fromisoformat(dr["date_to"]).date() + timedelta(1), tz)
         return start, end
