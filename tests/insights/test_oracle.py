@@ -33,7 +33,10 @@ def _filter(rng: random.Random) -> dict[str, Any]:
     key = rng.choice(("plan", "amount", "browser", "beta", "nothing"))
     operator = rng.choice(OPERATORS)
     values: dict[str, tuple[Any, ...]] = {
-        "exact": ("pro", "Free", ("pro", "team"), "true", True, False, 12.5, 7, "chrome"),
+        "exact": (
+            *("pro", "Free", ("pro", "team"), "true", True, False, 12.5, 7, "chrome"),
+            *(("true", True), ("TRUE", "false")),
+        ),
         "is_not": ("pro", "FREE", ("chrome", "safari"), True, "false", 40),
         "icontains": ("r", "PR", "u", "2"),
         "not_icontains": ("r", "e", "1"),

@@ -53,9 +53,17 @@ def number(q: Params, key: str) -> str:
 
 
 def _is_boolean_like(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_is_boolean_like(v) for v in value)
     return isinstance(value, bool) or (
         isinstance(value, str) and value.lower() in ("true", "false")
     )
+
+
+def _is_true_like(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_is_true_like(v) for v in value)
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _as_text(value: Any) -> str:
@@ -79,7 +87,8 @@ def condition(q: Params, key: str, operator: str, value: Any) -> str:
     t = text(q, key)
     if operator in ("exact", "is_not"):
         if _is_boolean_like(value):
-            wanted = value if isinstance(value, bool) else value.lower() == "true"
+            # A list of them too: it asks for "true" only when every item is true-like.
+            wanted = _is_true_like(value)
             test = f"((lower({t}) = 'true') = {q(wanted)})"
         else:
             values = value if isinstance(value, list) else [value]
