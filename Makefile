@@ -91,8 +91,8 @@ types: $(STAMP) $(JS_BUNDLE) ## mypy --strict on services, schemas and the Pytho
 
 check: lint types test ## Lint, types and tests
 
-bench: $(STAMP) $(JS_BUNDLE) $(PLAYER_STAMP) ## Run the benchmarks in bench/ (ingest, flags, sdk, experiments, replay; ingest also writes bench/results/)
-	@status=0; for b in ingest flags sdk experiments replay; do \
+bench: $(STAMP) $(JS_BUNDLE) $(PLAYER_STAMP) ## Run the benchmarks in bench/ (ingest, flags, sdk, experiments, replay, billing; ingest also writes bench/results/)
+	@status=0; for b in ingest flags sdk experiments replay billing; do \
 		$(BIN)/python bench/$$b.py || status=1; done; exit $$status
 
 loadtest: $(STAMP) ## Headless locust run against a platform it starts; report in loadtests/reports/

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import api, events, experiments, flags, insights, persons, replay, traits
+from schemas import api, billing, events, experiments, flags, insights, persons, replay, traits
 
 CONTRACTS: dict[str, Any] = {
     "events.EventBatch": events.EventBatch,
@@ -46,6 +46,16 @@ CONTRACTS: dict[str, Any] = {
     "replay.ReplayList": replay.ReplayList,
     "replay.ReplaySettings": replay.ReplaySettings,
     "replay.SessionEvents": replay.SessionEvents,
+    "billing.BillingSettingsIn": billing.BillingSettingsIn,
+    "billing.BillingSettingsOut": billing.BillingSettingsOut,
+    "billing.WebhookAck": billing.WebhookAck,
+    "billing.StripeEventStored": billing.StripeEventStored,
+    "billing.MeterIn": billing.MeterIn,
+    "billing.MeterList": billing.MeterList,
+    "billing.UsageReported": billing.UsageReported,
+    "billing.CustomerList": billing.CustomerList,
+    "billing.CustomerDetail": billing.CustomerDetail,
+    "billing.StripeEventList": billing.StripeEventList,
     "insights.QueryRequest": insights.QueryRequest,
     "insights.QueryResponse": insights.QueryResponse,
     "insights.InsightsSettings": insights.InsightsSettings,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import psycopg
 
-from services.cli import embedded, registry, runstate, serving
+from services.cli import billing, embedded, registry, runstate, serving
 from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
 from services.core.migrate import migrate, pending
@@ -25,6 +25,7 @@ from services.core.settings import Settings, read_all
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from schemas.api import ProjectOut
     from services.core.service import Service
 
 DEFAULT_PROJECT = "Default project"
@@ -108,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     demo_exp.add_argument("--data-dir", default=None)
     demo_exp.set_defaults(func=cmd_demo_experiment)
 
+    billing.add_parser(sub, platform_project=_platform_project, database=_database)
+
     schemas = sub.add_parser("schemas", help="wire contracts")
     ssub = schemas.add_subparsers(required=True, metavar="ACTION")
     export = ssub.add_parser("export", help="write JSON Schema files for the wire contracts")
@@ -137,6 +140,7 @@ def _configs(services: Sequence[Service]) -> dict[type[msgspec.Struct], msgspec.
 def cmd_up(args: argparse.Namespace) -> int:
     """``devflow up``: migrate and serve every service; embedded PostgreSQL and NATS unless set."""
     settings = _settings(args)
+    billing.use_local_key(settings.data_path)
     services = registry.load(list(registry.AVAILABLE))
     configs = _configs(services)
     started = time.monotonic()
@@ -300,16 +304,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     for name in report.differences:
         print(f"{'differs' if args.check else 'rebuilt'}: {name}")
     verdict = "equals" if not report.differences else "differed from"
-    print(f"{args.projection}: {report.flags} rows; the live projection {verdict} the log")
+    rows = getattr(report, "rows", getattr(report, "flags", 0))  # flags' report says "flags"
+    print(f"{args.projection}: {rows} rows; the live projection {verdict} the log")
     return 1 if args.check and report.differences else 0
 
 
-def cmd_demo_experiment(args: argparse.Namespace) -> int:
-    """``devflow demo experiment``: seed an experiment through a running platform."""
-    from services.cli import demo
-
-    if not 10 <= args.people <= 1_000_000:
-        raise ConfigError("--people must be between 10 and 1,000,000")
+def _platform_project(args: argparse.Namespace) -> tuple[str, ProjectOut]:
+    """The running platform's URL and the project ``--project`` names (default project)."""
     settings = _settings(args)
     state = runstate.read(settings.data_path)
     url = args.url or (state.http_url if state else None)
@@ -329,6 +330,16 @@ def cmd_demo_experiment(args: argparse.Namespace) -> int:
         raise StartupError(
             f"no project {args.project}" if args.project else "no default project: pass --project"
         )
+    return url, project
+
+
+def cmd_demo_experiment(args: argparse.Namespace) -> int:
+    """``devflow demo experiment``: seed an experiment through a running platform."""
+    from services.cli import demo
+
+    if not 10 <= args.people <= 1_000_000:
+        raise ConfigError("--people must be between 10 and 1,000,000")
+    url, project = _platform_project(args)
     experiment_id = demo.seed(url, project.token, project.secret_key, args.people)
     print(
         f"experiment {experiment_id} in project {project.name!r}: {url}/experiments/{experiment_id}"

@@ -17,6 +17,7 @@ AVAILABLE = {
     "flags": "services.flags",
     "experiments": "services.experiments",
     "replay": "services.replay",
+    "billing": "services.billing",
     "insights": "services.insights",
 }
 # Each service's settings Struct (its ``Service.settings``), importable without the service, so
@@ -26,10 +27,11 @@ SETTINGS = {
     "flags": ("services.flags.config", "FlagsConfig"),
     "experiments": ("services.experiments.config", "ExperimentsConfig"),
     "replay": ("services.replay.config", "ReplayConfig"),
+    "billing": ("services.billing.config", "BillingConfig"),
     "insights": ("services.insights.config", "InsightsConfig"),
 }
 # Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
-REBUILDABLE = {"flags": "services.flags.rebuild"}
+REBUILDABLE = {"flags": "services.flags.rebuild", "billing": "services.billing.rebuild"}
 
 
 def load(names: list[str]) -> list[Service]:

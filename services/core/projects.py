@@ -62,6 +62,11 @@ class ProjectDirectory:
         async with self._pool.connection() as conn:
             return await repo.select_secret_key(conn, project_id)
 
+    async def token_of(self, project_id: int) -> str | None:
+        """The project's public token (for the URLs it appears in), or None."""
+        async with self._pool.connection() as conn:
+            return await repo.select_token(conn, project_id)
+
     async def _lookup(
         self,
         cache: dict[str, tuple[int | None, float]],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -31,7 +31,8 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
         ConsumerSpec(
             stream="CONTROL",
             durable="flags-traits-billing",
-            filter_subject="billing.>",
+            # Only billing's plan messages: its raw Stripe events are on billing.*.stripe.>.
+            filter_subject="billing.*.subscription",
             handler=handle,
         ),
         ConsumerSpec(
@@ -41,6 +42,17 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
             handler=handle,
         ),
     ]
+
+
+def billing_properties(message: SubscriptionChanged) -> dict[str, Any]:
+    """The flag properties a plan message carries beside ``$plan`` (those it sets)."""
+    values = {
+        "$plan_status": message.status,
+        "$mrr": message.mrr,
+        "$entitlements": message.entitlements,
+        "$billing_customer_id": message.customer_id,
+    }
+    return {k: v for k, v in values.items() if v is not None}
 
 
 async def store_traits(ctx: Context, msgs: Sequence[Msg]) -> None:
@@ -73,6 +85,7 @@ async def store_traits(ctx: Context, msgs: Sequence[Msg]) -> None:
                         distinct_id,
                         message.plan,
                         message.changed_at,
+                        billing_properties(message),
                     )
                 case SubscriptionChanged(group_type=str(group_type), group_key=str(group_key)):
                     await repo.upsert_plan(
@@ -83,6 +96,7 @@ async def store_traits(ctx: Context, msgs: Sequence[Msg]) -> None:
                         group_key,
                         message.plan,
                         message.changed_at,
+                        billing_properties(message),
                     )
                 case ChurnScored():
                     await repo.upsert_churn(

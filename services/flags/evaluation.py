@@ -154,6 +154,8 @@ def _traits(traits: dict[str, Any] | None) -> dict[str, Any]:
     out = {}
     if traits.get("plan") is not None:
         out["$plan"] = traits["plan"]
+    # $plan_status, $mrr, $entitlements, $billing_customer_id (see flags.consumers).
+    out.update(traits.get("billing") or {})
     if traits.get("churn_risk") is not None:
         out["churn_risk"] = traits["churn_risk"]
     return out

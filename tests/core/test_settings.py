@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from services.billing.config import BillingConfig
 from services.cli import registry
 from services.core.errors import ConfigError
 from services.core.settings import Settings, env_names, read, read_all
@@ -151,7 +152,14 @@ def test_an_unknown_variable_is_reported_not_fatal(capsys: pytest.CaptureFixture
 
 # --- each service's settings ----------------------------------------------------------------------
 
-SERVICE_SETTINGS = [IngestConfig, FlagsConfig, ExperimentsConfig, ReplayConfig, InsightsConfig]
+SERVICE_SETTINGS = [
+    IngestConfig,
+    FlagsConfig,
+    ExperimentsConfig,
+    ReplayConfig,
+    BillingConfig,
+    InsightsConfig,
+]
 
 
 def test_each_service_declares_its_settings_and_the_registry_knows_them() -> None:

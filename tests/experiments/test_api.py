@@ -181,18 +181,21 @@ def test_launch_refuses_bad_flags(http: httpx.Client, project: Any) -> None:
     assert r.status_code == 400
     assert fields(r) == ["feature_flag_key"]
     create(http, project, multivariate_flag("archived-mv", {"a": 50, "b": 50}, {}))
-    exp2 = _experiment(http, project, "archived-mv").json()
     http.delete("/api/feature_flags/archived-mv", headers=admin(project))
 
-    def refused() -> bool:
-        r = http.post(f"/api/experiments/{exp2['id']}/launch", headers=admin(project))
-        return r.status_code == 400 and "archived" in r.text
+    def refused() -> int | None:
+        # A new draft each time: until the experiments service has consumed the archive, a
+        # launch still succeeds, and a launched experiment could never be refused afterwards.
+        created = _experiment(http, project, "archived-mv")
+        if created.status_code != 201:
+            return None  # the flag itself is not known to the experiments service yet
+        exp_id: int = created.json()["id"]
+        r = http.post(f"/api/experiments/{exp_id}/launch", headers=admin(project))
+        return exp_id if r.status_code == 400 and "archived" in r.text else None
 
-    wait_for(refused)
-    assert (
-        http.get(f"/api/experiments/{exp2['id']}", headers=admin(project)).json()["status"]
-        == "draft"
-    )
+    refused_id = wait_for(refused)
+    status = http.get(f"/api/experiments/{refused_id}", headers=admin(project)).json()["status"]
+    assert status == "draft"
 
 
 @pytest.mark.parametrize(

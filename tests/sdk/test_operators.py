@@ -240,3 +240,25 @@ def test_property_matching_version_2_compares_booleans_as_text() -> None:
         assert r1 is not None
         assert r2 is not None
         assert (r1.enabled, r2.enabled) == (in_v1, in_v2), value
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "expected"),
+    [
+        ("exact", "sso", True),
+        ("exact", "SSO", True),
+        ("exact", ["sso", "scim"], True),
+        ("exact", "scim", False),
+        ("is_not", "sso", False),
+        ("is_not", "scim", True),
+    ],
+)
+def test_entitlements_match_element_by_element(operator: str, value: Any, expected: bool) -> None:
+    # DevFlow's own list property: any element matches. Other lists keep PostHog's JSON-text
+    # comparison (posthog-python agrees on "tags" below, not on $entitlements).
+    prop = {"key": "$entitlements", "operator": operator, "value": value}
+    assert _evaluate(prop, {"$entitlements": ["audit_log", "sso"]}) is expected
+    tags = {"key": "tags", "operator": operator, "value": value}
+    assert _evaluate(tags, {"tags": ["audit_log", "sso"]}) == _posthog(
+        tags, {"tags": ["audit_log", "sso"]}
+    )

@@ -19,6 +19,7 @@ SELECT_ALL = "SELECT id, name, token, secret_key, created_at FROM projects ORDER
 SELECT_BY_TOKEN = "SELECT id FROM projects WHERE token = %s"  # noqa: S105 - SQL, not a secret
 SELECT_BY_SECRET = "SELECT id FROM projects WHERE secret_key = %s"  # noqa: S105 - SQL
 SELECT_SECRET_OF = "SELECT secret_key FROM projects WHERE id = %s"  # noqa: S105 - SQL
+SELECT_TOKEN_OF = "SELECT token FROM projects WHERE id = %s"  # noqa: S105 - SQL
 
 _COLUMNS = ("id", "name", "token", "secret_key", "created_at")
 
@@ -57,4 +58,10 @@ async def select_id_by_secret_key(conn: Conn, key: str) -> int | None:
 async def select_secret_key(conn: Conn, project_id: int) -> str | None:
     """The secret key of project ``project_id``; None when there is no such project."""
     row = await (await conn.execute(SELECT_SECRET_OF, (project_id,))).fetchone()
+    return str(row[0]) if row else None
+
+
+async def select_token(conn: Conn, project_id: int) -> str | None:
+    """The public token of project ``project_id``; None when there is no such project."""
+    row = await (await conn.execute(SELECT_TOKEN_OF, (project_id,))).fetchone()
     return str(row[0]) if row else None

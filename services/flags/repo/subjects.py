@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 if TYPE_CHECKING:
     from services.flags.repo._conn import Conn
@@ -34,7 +35,8 @@ FROM analytics.person_distinct_ids_v1 d JOIN analytics.persons_v1 p ON p.id = d.
 WHERE d.project_id = %(project_id)s AND d.distinct_id = %(distinct_id)s
 """
 _SUBJECT_TRAITS = """
-(SELECT jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk) FROM flag_traits t
+(SELECT jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk, 'billing', t.billing)
+ FROM flag_traits t
  WHERE t.project_id = %(project_id)s AND t.subject_kind = 'person' AND t.group_type = ''
    AND t.subject_key = %(distinct_id)s)
 """
@@ -53,7 +55,8 @@ _SUBJECT_GROUPS = """
  JOIN requested r ON g.group_type = r.gtype AND g.group_key = r.gkey
  WHERE g.project_id = %(project_id)s),
 (SELECT jsonb_object_agg(t.group_type,
-                         jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk))
+                         jsonb_build_object('plan', t.plan, 'churn_risk', t.churn_risk,
+                                            'billing', t.billing))
  FROM flag_traits t JOIN requested r ON t.group_type = r.gtype AND t.subject_key = r.gkey
  WHERE t.project_id = %(project_id)s AND t.subject_kind = 'group')
 """
@@ -88,10 +91,11 @@ SELECT_SUBJECT = {
 
 # Newer facts win; a redelivered or late message never rolls a trait back.
 UPSERT_PLAN = """
-INSERT INTO flag_traits (project_id, subject_kind, group_type, subject_key, plan, plan_at)
-VALUES (%s, %s, %s, %s, %s, %s)
+INSERT INTO flag_traits
+    (project_id, subject_kind, group_type, subject_key, plan, plan_at, billing)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (project_id, subject_kind, group_type, subject_key) DO UPDATE
-SET plan = EXCLUDED.plan, plan_at = EXCLUDED.plan_at
+SET plan = EXCLUDED.plan, plan_at = EXCLUDED.plan_at, billing = EXCLUDED.billing
 WHERE flag_traits.plan_at IS NULL OR flag_traits.plan_at <= EXCLUDED.plan_at
 """
 UPSERT_CHURN = """
@@ -134,9 +138,14 @@ async def upsert_plan(
     subject_key: str,
     plan: str | None,
     at: datetime,
+    billing: dict[str, Any] | None = None,
 ) -> None:
-    """Record a subject's plan as of ``at`` unless a newer one is stored."""
-    await conn.execute(UPSERT_PLAN, (project_id, kind, group_type, subject_key, plan, at))
+    """Record a subject's plan, and the rest of its billing state (flag properties by name),
+    as of ``at`` unless a newer one is stored."""
+    await conn.execute(
+        UPSERT_PLAN,
+        (project_id, kind, group_type, subject_key, plan, at, Jsonb(billing) if billing else None),
+    )
 
 
 async def upsert_churn(

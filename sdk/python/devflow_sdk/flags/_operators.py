@@ -60,6 +60,10 @@ PROPERTY_OPERATORS: Final = frozenset(
 )
 
 _MISSING: Final[Any] = object()
+# List properties DevFlow defines, matched element by element by ``exact`` (any element equals
+# a value) and ``is_not`` (none does). Other list properties compare as their JSON text, as
+# PostHog compares them.
+LIST_PROPERTIES: Final = frozenset({"$entitlements"})
 
 
 def _absent(ev: Context, key: Any, is_not_set: bool) -> bool:
@@ -171,6 +175,8 @@ def _exact(key: Any, value: Any, negate: bool, matching_version: int) -> Predica
             v = props.get(key, _MISSING)
             if v is _MISSING:
                 return _absent(ev, key, False)
+            if type(v) is list and key in LIST_PROPERTIES:
+                return _any_element(v, frozenset((target,))) is not negate
             if type(v) is not str:
                 v = _text_of(v, ev)
                 if v is None:
@@ -183,6 +189,8 @@ def _exact(key: Any, value: Any, negate: bool, matching_version: int) -> Predica
         v = props.get(key, _MISSING)
         if v is _MISSING:
             return _absent(ev, key, False)
+        if type(v) is list and key in LIST_PROPERTIES:
+            return _any_element(v, targets) is not negate
         if type(v) is not str:
             v = _text_of(v, ev)
             if v is None:
@@ -190,6 +198,18 @@ def _exact(key: Any, value: Any, negate: bool, matching_version: int) -> Predica
         return (v.lower() in targets) is not negate
 
     return several
+
+
+def _any_element(values: list[Any], targets: frozenset[str]) -> bool:
+    """Whether any element's text (case-insensitive) is one of ``targets``."""
+    for item in values:
+        try:
+            text = as_text(item, MISSING_CONTEXT)
+        except Inconclusive:
+            continue
+        if text.lower() in targets:
+            return True
+    return False
 
 
 def _after_property_text(key: Any, why: str) -> Predicate:
