@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import api, billing, events, experiments, flags, persons, replay, traits
+from schemas import api, billing, events, experiments, flags, insights, persons, replay, traits
 
 CONTRACTS: dict[str, Any] = {
     "events.EventBatch": events.EventBatch,
@@ -56,6 +56,9 @@ CONTRACTS: dict[str, Any] = {
     "billing.CustomerList": billing.CustomerList,
     "billing.CustomerDetail": billing.CustomerDetail,
     "billing.StripeEventList": billing.StripeEventList,
+    "insights.QueryRequest": insights.QueryRequest,
+    "insights.QueryResponse": insights.QueryResponse,
+    "insights.InsightsSettings": insights.InsightsSettings,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "json"

@@ -34,7 +34,9 @@ def stack(servers: Servers) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def server(stack: Stack) -> Server:
-    return stack.serve(name="shared-api", services=("ingest", "flags", "experiments", "replay"))
+    return stack.serve(
+        name="shared-api", services=("ingest", "flags", "experiments", "replay", "insights")
+    )
 
 
 @pytest.fixture

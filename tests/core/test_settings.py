@@ -13,6 +13,7 @@ from services.core.settings import Settings, env_names, read, read_all
 from services.experiments.config import ExperimentsConfig
 from services.flags.config import FlagsConfig
 from services.ingest.config import IngestConfig
+from services.insights.config import InsightsConfig
 from services.replay.config import ReplayConfig
 
 
@@ -151,7 +152,14 @@ def test_an_unknown_variable_is_reported_not_fatal(capsys: pytest.CaptureFixture
 
 # --- each service's settings ----------------------------------------------------------------------
 
-SERVICE_SETTINGS = [IngestConfig, FlagsConfig, ExperimentsConfig, ReplayConfig, BillingConfig]
+SERVICE_SETTINGS = [
+    IngestConfig,
+    FlagsConfig,
+    ExperimentsConfig,
+    ReplayConfig,
+    BillingConfig,
+    InsightsConfig,
+]
 
 
 def test_each_service_declares_its_settings_and_the_registry_knows_them() -> None:

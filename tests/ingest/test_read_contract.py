@@ -46,6 +46,12 @@ CONTRACT = {
         ("properties", "jsonb"),
         ("created_at", "timestamp with time zone"),
     ],
+    "events_hourly_v1": [
+        ("project_id", "bigint"),
+        ("event", "text"),
+        ("hour", "timestamp with time zone"),
+        ("count", "bigint"),
+    ],
 }
 
 
