@@ -145,6 +145,7 @@ class _Tally:
     gaps: list[list[float]]
 
     def add(self, times: list[datetime]) -> None:
+        """Count one person who reached the steps at ``times``."""
         for k in range(len(times)):
             self.reached[k] += 1
             if k > 0:
