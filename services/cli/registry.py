@@ -18,6 +18,7 @@ AVAILABLE = {
     "experiments": "services.experiments",
     "replay": "services.replay",
     "billing": "services.billing",
+    "churn": "services.churn",
 }
 # Each service's settings Struct (its ``Service.settings``), importable without the service, so
 # every command checks every setting and knows every variable's name.
@@ -27,6 +28,7 @@ SETTINGS = {
     "experiments": ("services.experiments.config", "ExperimentsConfig"),
     "replay": ("services.replay.config", "ReplayConfig"),
     "billing": ("services.billing.config", "BillingConfig"),
+    "churn": ("services.churn.config", "ChurnConfig"),
 }
 # Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
 REBUILDABLE = {"flags": "services.flags.rebuild", "billing": "services.billing.rebuild"}
