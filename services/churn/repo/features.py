@@ -8,14 +8,13 @@ snapshot's features (tests/churn/test_features.py checks it).
 
 from __future__ import annotations
 
+from datetime import datetime  # noqa: TC003 (msgspec reads the annotations at runtime)
 from typing import TYPE_CHECKING
 
 import msgspec
 from psycopg.rows import dict_row
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from services.churn.repo._conn import Conn
 
 
@@ -44,8 +43,9 @@ class ActivityFeatures(msgspec.Struct, frozen=True):
 # windows (events before each t), so no later event can change which flags become features.
 ACTIVITY = """
 WITH RECURSIVE snaps AS (
-    SELECT s.distinct_id, s.t
-    FROM unnest(%(distinct_ids)s::text[], %(ts)s::timestamptz[]) AS s(distinct_id, t)
+    SELECT s.distinct_id, s.t, s.n
+    FROM unnest(%(distinct_ids)s::text[], %(ts)s::timestamptz[]) WITH ORDINALITY
+         AS s(distinct_id, t, n)
 ), merges AS (
     SELECT source_person_id AS person_id, target_person_id AS survivor, 1 AS depth
     FROM analytics.person_merges_v1 WHERE project_id = %(project_id)s
@@ -109,8 +109,8 @@ SELECT s.distinct_id, s.t,
 FROM snaps s
 LEFT JOIN ev ON ev.distinct_id = s.distinct_id AND ev.t = s.t
 LEFT JOIN exposures x ON x.distinct_id = s.distinct_id AND x.t = s.t
-GROUP BY s.distinct_id, s.t, x.flag_exposures
-ORDER BY s.distinct_id, s.t
+GROUP BY s.n, s.distinct_id, s.t, x.flag_exposures
+ORDER BY s.n
 """
 
 
@@ -118,7 +118,7 @@ async def activity(
     conn: Conn, project_id: int, snapshots: list[tuple[str, datetime]], top_flags: int
 ) -> list[ActivityFeatures]:
     """Features of each (distinct_id, t) in ``snapshots``; a distinct_id never seen yields all
-    zeros. Sorted by distinct_id, then t."""
+    zeros. In the order of ``snapshots``."""
     params = {
         "project_id": project_id,
         "distinct_ids": [d for d, _ in snapshots],
