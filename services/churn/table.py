@@ -47,11 +47,18 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
             import pyarrow.parquet as pq
         except ImportError:
             raise InvalidTable("Parquet needs pyarrow, which is not installed; use CSV") from None
-        data = pq.read_table(path).to_pylist()
+        try:
+            data = pq.read_table(path).to_pylist()
+        except Exception as exc:  # pyarrow raises many types for a bad file
+            raise InvalidTable(f"{path}: not a readable Parquet file ({exc})") from None
         header = list(data[0]) if data else []
         return header, [["" if r[h] is None else str(r[h]) for h in header] for r in data]
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+    try:
+        # utf-8-sig: spreadsheets often start a CSV with a byte-order mark.
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidTable(f"{path}: not a UTF-8 CSV file ({exc})") from None
     if not rows:
         raise InvalidTable(f"{path}: empty file")
     return rows[0], rows[1:]
@@ -81,6 +88,8 @@ def parse(
     for name in (label, id_col, time_col):
         if name is not None and name not in header:
             raise InvalidTable(f"no column {name!r}; columns: {', '.join(header)}")
+    if len(set(header)) != len(header):
+        raise InvalidTable("the header repeats a column name")
     for i, r in enumerate(rows, start=2):
         if len(r) != len(header):
             raise InvalidTable(f"row {i}: {len(r)} cells, the header has {len(header)}")

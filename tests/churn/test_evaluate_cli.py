@@ -57,6 +57,15 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
     assert message in res.stderr
 
 
+def test_a_file_that_is_not_utf8_csv_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("plan,churned\ncaf\xe9,yes\n".encode("latin-1"))
+    res = devflow("--table", str(path), "--label", "churned")
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1
+    assert "not a UTF-8 CSV file" in res.stderr
+
+
 def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path) -> None:
     try:
         import pyarrow  # noqa: F401
