@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import psycopg
 
-from services.cli import billing, embedded, registry, runstate, serving
+from services.cli import billing, churn, embedded, registry, runstate, serving
 from services.core.db import check_reachable_sync
 from services.core.errors import ConfigError, DevflowError, StartupError
 from services.core.migrate import migrate, pending
@@ -110,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     demo_exp.set_defaults(func=cmd_demo_experiment)
 
     billing.add_parser(sub, platform_project=_platform_project, database=_database)
+    churn.add_parser(sub)
 
     schemas = sub.add_parser("schemas", help="wire contracts")
     ssub = schemas.add_subparsers(required=True, metavar="ACTION")

@@ -19,6 +19,7 @@ AVAILABLE = {
     "replay": "services.replay",
     "billing": "services.billing",
     "insights": "services.insights",
+    "churn": "services.churn",
 }
 # Each service's settings Struct (its ``Service.settings``), importable without the service, so
 # every command checks every setting and knows every variable's name.
@@ -29,6 +30,7 @@ SETTINGS = {
     "replay": ("services.replay.config", "ReplayConfig"),
     "billing": ("services.billing.config", "BillingConfig"),
     "insights": ("services.insights.config", "InsightsConfig"),
+    "churn": ("services.churn.config", "ChurnConfig"),
 }
 # Projections `devflow rebuild` can recompute from their logs: module with ``rebuild()``.
 REBUILDABLE = {"flags": "services.flags.rebuild", "billing": "services.billing.rebuild"}

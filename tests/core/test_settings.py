@@ -7,6 +7,7 @@ import msgspec
 import pytest
 
 from services.billing.config import BillingConfig
+from services.churn.config import ChurnConfig
 from services.cli import registry
 from services.core.errors import ConfigError
 from services.core.settings import Settings, env_names, read, read_all
@@ -159,6 +160,7 @@ SERVICE_SETTINGS = [
     ReplayConfig,
     BillingConfig,
     InsightsConfig,
+    ChurnConfig,
 ]
 
 
@@ -205,6 +207,7 @@ def test_replay_reads_its_prefix() -> None:
         (IngestConfig, "DEVFLOW_WRITER_FETCH_BATCH", "lots"),
         (IngestConfig, "DEVFLOW_CAPTURE_IP", "perhaps"),
         (ReplayConfig, "DEVFLOW_REPLAY_ZSTD_LEVEL", "99"),
+        (ChurnConfig, "DEVFLOW_CHURN_TOP_FLAGS", "101"),
         (ReplayConfig, "DEVFLOW_REPLAY_ZSTD_LEVEL", "high"),
         (ReplayConfig, "DEVFLOW_REPLAY_RETENTION_DAYS", "0"),
         (ReplayConfig, "DEVFLOW_REPLAY_COMPACT_AFTER_S", "-1"),
