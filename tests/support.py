@@ -7,12 +7,14 @@ Every :class:`Stack` gets a database of its own, so tests that crash processes d
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +211,18 @@ def wait_for(predicate: Any, timeout_s: float = 20.0, interval_s: float = 0.1) -
         if value:
             return value
         time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s (last value: {value!r})")
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
+    """Await ``check`` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
     raise AssertionError(f"condition not met within {timeout_s}s (last value: {value!r})")
 
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import itertools
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from services.core.migrate import migrate
 from services.core.runtime import running
 from services.core.service import Context, Service
 from services.core.settings import Settings
-from tests.support import Servers, new_database
+from tests.support import Servers, eventually, new_database
 
 TICK_S = 0.5
 
@@ -104,18 +103,6 @@ async def query(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, .
 
 async def logged(settings: Settings, what: str) -> list[tuple[Any, ...]]:
     return await query(settings, "SELECT what, at FROM job_log WHERE what = %s ORDER BY n", what)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
-    """Await ``check`` until it returns something truthy; fail with its last value."""
-    deadline = time.monotonic() + timeout_s
-    value = None
-    while time.monotonic() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout_s}s (last value: {value!r})")
 
 
 # --- jobs ----------------------------------------------------------------------------------------

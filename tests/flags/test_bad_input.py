@@ -57,17 +57,23 @@ def test_unauthorized(http: httpx.Client, project: Any, method: str, path: str, 
     assert http.get("/api/cohorts", headers=admin(project)).json()["results"] == []
 
 
-@pytest.mark.parametrize(("method", "path"), WITH_BODY, ids=[f"{m} {p}" for m, p in WITH_BODY])
-def test_malformed_missing_and_oversized_bodies(
-    http: httpx.Client, project: Any, method: str, path: str
-) -> None:
+def _target(http: httpx.Client, project: Any, path: str) -> str:
+    """``path`` made real: a flag ``exists`` and a static cohort to address."""
     create(http, project, rollout_flag("exists"))
     cohort = http.post(
         "/api/cohorts",
         json={"name": "c", "is_static": True, "distinct_ids": ["a"]},
         headers=admin(project),
     )
-    url = path.format(key="exists").replace("/api/cohorts/1", f"/api/cohorts/{cohort.json()['id']}")
+    cohort_path = f"/api/cohorts/{cohort.json()['id']}"
+    return path.format(key="exists").replace("/api/cohorts/1", cohort_path)
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY, ids=[f"{m} {p}" for m, p in WITH_BODY])
+def test_malformed_missing_and_oversized_bodies(
+    http: httpx.Client, project: Any, method: str, path: str
+) -> None:
+    url = _target(http, project, path)
     for raw in (b"{broken", b"", b"[1, 2]", b'"text"'):
         r = http.request(
             method, url, content=raw, headers=admin(project, **{"Content-Type": "application/json"})
@@ -130,13 +136,7 @@ def test_cohort_and_group_type_validation(http: httpx.Client, project: Any) -> N
 def test_deeply_nested_and_nul_bodies(
     http: httpx.Client, project: Any, method: str, path: str
 ) -> None:
-    create(http, project, rollout_flag("exists"))
-    cohort = http.post(
-        "/api/cohorts",
-        json={"name": "c", "is_static": True, "distinct_ids": ["a"]},
-        headers=admin(project),
-    )
-    url = path.format(key="exists").replace("/api/cohorts/1", f"/api/cohorts/{cohort.json()['id']}")
+    url = _target(http, project, path)
     headers = admin(project, **{"Content-Type": "application/json"})
     deep = b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     r = http.request(method, url, content=deep, headers=headers)

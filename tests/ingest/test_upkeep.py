@@ -3,11 +3,8 @@ scheduler; and a writer that did not run it still stores late events for dropped
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import psycopg
 import pytest
@@ -19,7 +16,7 @@ from services.core.settings import Settings
 from services.ingest import SERVICE, tasks
 from services.ingest.config import IngestConfig
 from services.ingest.storage import partition_name, partitions_of
-from tests.support import Servers, new_database
+from tests.support import Servers, eventually, new_database
 
 AHEAD_DAYS = 3
 RETENTION_DAYS = 30
@@ -72,17 +69,6 @@ def _drop(day: date) -> sql.Composed:
     return sql.SQL("DROP TABLE {}").format(sql.Identifier(partition_name(day)))
 
 
-async def _eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    value = None
-    while time.monotonic() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout_s}s (last value: {value!r})")
-
-
 async def test_the_upkeep_job_creates_partitions_ahead_and_drops_expired_ones(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,7 +87,7 @@ async def test_the_upkeep_job_creates_partitions_ahead_and_drops_expired_ones(
             names = await _partitions(settings)
             return partition_name(ahead) in names and partition_name(expired) not in names
 
-        await _eventually(upkept)
+        await eventually(upkept)
         assert settings.database_url
         with psycopg.connect(settings.database_url) as conn:
             fired = conn.execute(
